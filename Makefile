@@ -1,0 +1,35 @@
+# Each target sets itself up on a fresh machine: only python3 (3.11+) and make are assumed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+
+.PHONY: run test migrate lint venv clean
+
+# (Re)create the virtualenv when it is missing or broken (e.g. its Python moved),
+# and reinstall whenever requirements.txt changes.
+$(STAMP): requirements.txt
+	@if ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
+		echo "creating $(VENV)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
+	fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	$(BIN)/flask --app wsgi db upgrade
+
+# Serve on 127.0.0.1:$${PORT:-8000}; the database comes from AUREA_DATABASE_URL
+# (default: instance/aurea.db). exec: gunicorn receives Ctrl-C / SIGTERM directly.
+run: migrate
+	exec $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,38 @@
+"""Aurea: a self-hosted LLM model router."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from aurea.api import register_blueprints
+from aurea.cli import aurea_cli
+from aurea.database import engine_options, init_database
+from aurea.errors import register_error_handlers
+from aurea.extensions import db, migrate
+from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
+
+
+def create_app(config_class: type[Config] = Config) -> Flask:
+    """Build the application: configuration, extensions, blueprints, errors, CLI."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
+    app.config.from_object(config_class)
+    app.json.sort_keys = False
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    # One Api (and OpenAPI spec) per application: the test suite builds many apps.
+    register_blueprints(app, Api(app))
+    register_error_handlers(app)
+    app.cli.add_command(aurea_cli)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["AUREA_DB_TIMEOUT"]),
+    )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    init_database(app)

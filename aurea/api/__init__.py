@@ -1,0 +1,14 @@
+"""HTTP layer: thin views that load, call one service, dump and return."""
+
+from flask import Flask
+from flask_smorest import Api
+
+from aurea.api.docs import register_docs_assets
+from aurea.api.root import root_blp
+from aurea.api.router import router_blp
+
+
+def register_blueprints(app: Flask, api: Api) -> None:
+    api.register_blueprint(root_blp)
+    api.register_blueprint(router_blp)
+    register_docs_assets(app)

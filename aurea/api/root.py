@@ -1,0 +1,29 @@
+"""GET /: what this service is and where its endpoints are."""
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+root_blp = Blueprint("root", __name__, description="Service information")
+
+ENDPOINTS = [
+    "GET /router/select",
+    "POST /router/record",
+    "GET /router/metrics",
+    "POST /router/optimize",
+    "GET /router/weights",
+    "PUT /router/weights",
+]
+
+
+@root_blp.route("/", methods=["GET"])
+@root_blp.response(200)
+def index():
+    """Describe the service and list its endpoints."""
+    return {
+        "service": current_app.config["API_TITLE"],
+        "version": current_app.config["API_VERSION"],
+        "docs": "/docs",
+        "redoc": "/redoc",
+        "openapi": "/openapi.json",
+        "endpoints": ENDPOINTS,
+    }

@@ -1,0 +1,104 @@
+"""SQLAlchemy models: the tables auditors query. No queries and no commits here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql
+
+from aurea.clock import utcnow
+from aurea.extensions import db
+
+MODEL_NAME_LENGTH = 128
+WEIGHT_SOURCES = ("default", "manual", "optimize")
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite stores the UTC wall time
+    and the offset is restored when reading.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+JsonDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class RegisteredModel(db.Model):
+    """A model that select may choose: the five seed models, and any model recorded."""
+
+    __tablename__ = "models"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(MODEL_NAME_LENGTH), unique=True)
+    description: so.Mapped[str | None] = so.mapped_column(sa.String(1024))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class RequestMetric(db.Model):
+    """One recorded LLM call: which model, how long it took, what it cost, whether it worked."""
+
+    __tablename__ = "request_metrics"
+    __table_args__ = (
+        sa.CheckConstraint("latency >= 0", name="latency_non_negative"),
+        sa.CheckConstraint("cost >= 0", name="cost_non_negative"),
+        sa.Index("ix_request_metrics_model_created_at", "model", "created_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
+    model: so.Mapped[str] = so.mapped_column(
+        sa.String(MODEL_NAME_LENGTH), sa.ForeignKey("models.name")
+    )
+    latency: so.Mapped[float] = so.mapped_column(sa.Double())
+    cost: so.Mapped[float] = so.mapped_column(sa.Double())
+    success: so.Mapped[bool] = so.mapped_column(sa.Boolean())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class WeightHistory(db.Model):
+    """Append-only log of selection weights; the newest row is the weights in force."""
+
+    __tablename__ = "weight_history"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "source IN ('default', 'manual', 'optimize')", name="source"
+        ),
+        sa.CheckConstraint(
+            "cost_weight >= 0 AND cost_weight <= 1 AND quality_weight >= 0 AND "
+            "quality_weight <= 1 AND latency_weight >= 0 AND latency_weight <= 1",
+            name="weights_in_unit_range",
+        ),
+        sa.Index("ix_weight_history_created_at", "created_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    cost_weight: so.Mapped[float] = so.mapped_column(sa.Double())
+    quality_weight: so.Mapped[float] = so.mapped_column(sa.Double())
+    latency_weight: so.Mapped[float] = so.mapped_column(sa.Double())
+    source: so.Mapped[str] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # What produced this row: the optimize statistics, or the manual request.
+    inputs: so.Mapped[dict[str, Any]] = so.mapped_column(JsonDocument, default=dict)

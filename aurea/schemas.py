@@ -1,0 +1,162 @@
+"""Marshmallow schemas: what requests may carry in (load) and what responses carry out (dump)."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from aurea.models import MODEL_NAME_LENGTH
+
+
+class StrictFloat(fields.Float):
+    """A JSON number only: no strings, no booleans, no NaN or infinities."""
+
+    default_error_messages = {
+        "invalid": "Not a valid number.",
+        "special": "Special numeric values (nan or infinity) are not permitted.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            try:
+                value = float(value)
+            except OverflowError:
+                raise self.make_error("special") from None
+        if not math.isfinite(value):
+            raise self.make_error("special")
+        return value
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false`` only; ``"yes"``, ``1`` and ``null`` are refused."""
+
+    default_error_messages = {"invalid": "Not a JSON boolean (true or false)."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def validate_model_name(name: str) -> None:
+    """Refuse names with control characters or surrounding whitespace."""
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise ma.ValidationError("Must not contain control characters.")
+    if name != name.strip():
+        raise ma.ValidationError("Must not start or end with whitespace.")
+
+
+ModelName = fields.String(
+    required=True,
+    validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_model_name],
+    metadata={"description": "Model identifier, 1 to 128 characters.", "example": "gpt-4"},
+)
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class RecordRequestSchema(StrictSchema):
+    model = ModelName
+    latency = StrictFloat(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Seconds the call took.", "example": 0.5},
+    )
+    cost = StrictFloat(
+        required=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Cost of the call in USD.", "example": 0.02},
+    )
+    success = StrictBoolean(required=True, metadata={"example": True})
+
+
+class RecordResponseSchema(ma.Schema):
+    status = fields.String(metadata={"example": "recorded"})
+    model = fields.String(metadata={"example": "gpt-4"})
+
+
+WEIGHT_RANGE = validate.Range(min=0, max=1)
+
+
+class WeightsSchema(StrictSchema):
+    cost_weight = StrictFloat(required=True, validate=WEIGHT_RANGE, metadata={"example": 0.33})
+    quality_weight = StrictFloat(
+        required=True, validate=WEIGHT_RANGE, metadata={"example": 0.34}
+    )
+    latency_weight = StrictFloat(
+        required=True, validate=WEIGHT_RANGE, metadata={"example": 0.33}
+    )
+
+
+class SelectionSchema(ma.Schema):
+    selected_model = fields.String(metadata={"example": "gpt-3.5-turbo"})
+    score = fields.Float(
+        allow_none=True, metadata={"description": "Null when no model has data yet."}
+    )
+    weights = fields.Nested(WeightsSchema)
+    reason = fields.String(
+        metadata={
+            "description": "`highest_score`, or `no_data` when no model has recorded requests.",
+            "example": "highest_score",
+        }
+    )
+
+
+class ModelMetricsSchema(ma.Schema):
+    total_requests = fields.Integer(metadata={"example": 100})
+    success_rate = fields.Float(allow_none=True, metadata={"example": 0.98})
+    average_latency = fields.Float(allow_none=True, metadata={"example": 0.65})
+    average_cost = fields.Float(allow_none=True, metadata={"example": 0.025})
+    score = fields.Float(allow_none=True, metadata={"example": 0.82})
+    last_updated = fields.DateTime(
+        allow_none=True, metadata={"example": "2025-11-11T08:53:00+00:00"}
+    )
+
+
+def dump_metrics_summary(summary: dict[str, dict]) -> dict[str, dict]:
+    """Serialise a model name -> metrics mapping with ModelMetricsSchema."""
+    schema = ModelMetricsSchema()
+    return {name: schema.dump(row) for name, row in summary.items()}
+
+
+class VariationSchema(ma.Schema):
+    cost = fields.Float()
+    quality = fields.Float()
+    latency = fields.Float()
+
+
+class OptimizeArgsSchema(StrictSchema):
+    dry_run = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Show the proposal without changing the weights."},
+    )
+
+
+class OptimizeResponseSchema(ma.Schema):
+    status = fields.String(
+        metadata={
+            "description": "`optimized`, `unchanged` (see `reason`) or `proposed` (dry run).",
+            "example": "optimized",
+        }
+    )
+    weights = fields.Nested(WeightsSchema)
+    previous_weights = fields.Nested(WeightsSchema)
+    reason = fields.String()
+    variation = fields.Nested(
+        VariationSchema,
+        metadata={"description": "Coefficient of variation of each criterion across models."},
+    )
+    metrics_summary = fields.Dict(
+        keys=fields.String(), values=fields.Nested(ModelMetricsSchema)
+    )

@@ -1,0 +1,73 @@
+"""The weekly re-tuning of weights from how much each criterion varies across models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from aurea.database import write_session
+from aurea.extensions import db
+from aurea.scoring import Weights, propose_weights
+from aurea.services.metrics import summarize
+from aurea.services.statistics import load_snapshot
+from aurea.services.weights import append_weights, weights_in_force
+
+OPTIMIZED = "optimized"
+UNCHANGED = "unchanged"
+PROPOSED = "proposed"
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    status: str
+    weights: Weights
+    previous_weights: Weights
+    reason: str
+    variation: dict[str, float]
+    metrics_summary: dict[str, dict[str, Any]]
+    history_id: int | None
+
+
+def optimize_weights(dry_run: bool = False) -> OptimizeResult:
+    """Propose weights from the data and, unless ``dry_run``, append them to weight_history."""
+    floor = current_app.config["AUREA_MIN_WEIGHT"]
+    session = db.session() if dry_run else write_session()
+    previous = weights_in_force(session)
+    snapshot = load_snapshot(session)
+    proposal = propose_weights(snapshot.stats, floor)
+
+    if proposal.weights is None:
+        status, weights, history_id = UNCHANGED, previous.weights, previous.id
+    elif dry_run:
+        status, weights, history_id = PROPOSED, proposal.weights, previous.id
+    else:
+        inputs = {
+            "floor": floor,
+            "variation": proposal.variation,
+            "previous_weights_id": previous.id,
+            "models": {
+                s.model: {
+                    "total_requests": s.total_requests,
+                    "success_rate": s.success_rate,
+                    "average_latency": s.average_latency,
+                    "average_cost": s.average_cost,
+                }
+                for s in snapshot.stats
+            },
+        }
+        row = append_weights(session, proposal.weights, "optimize", inputs)
+        session.commit()
+        status, weights, history_id = OPTIMIZED, proposal.weights, row.id
+    if status != OPTIMIZED:
+        session.rollback()
+    return OptimizeResult(
+        status=status,
+        weights=weights,
+        previous_weights=previous.weights,
+        reason=proposal.reason,
+        variation=proposal.variation,
+        metrics_summary=summarize(snapshot, weights),
+        history_id=history_id,
+    )

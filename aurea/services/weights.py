@@ -1,0 +1,81 @@
+"""Reading and changing the selection weights; every change appends to weight_history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from aurea.database import write_session
+from aurea.errors import InvalidWeights
+from aurea.extensions import db
+from aurea.models import WeightHistory
+from aurea.scoring import DEFAULT_WEIGHTS, Weights
+
+
+@dataclass(frozen=True)
+class WeightRecord:
+    """The weights in force and the weight_history row they come from."""
+
+    weights: Weights
+    id: int | None
+    source: str
+    created_at: datetime | None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+def weights_in_force(session: Session) -> WeightRecord:
+    """Return the newest weight_history row (the defaults if the table is empty)."""
+    row = session.scalars(sa.select(WeightHistory).order_by(WeightHistory.id.desc()).limit(1)).first()
+    if row is None:
+        return WeightRecord(DEFAULT_WEIGHTS, None, "default", None)
+    return WeightRecord(
+        Weights(row.cost_weight, row.quality_weight, row.latency_weight),
+        row.id,
+        row.source,
+        row.created_at,
+        dict(row.inputs or {}),
+    )
+
+
+def append_weights(
+    session: Session, weights: Weights, source: str, inputs: dict[str, Any]
+) -> WeightHistory:
+    """Add a weight_history row to the session (the caller commits)."""
+    row = WeightHistory(
+        cost_weight=weights.cost,
+        quality_weight=weights.quality,
+        latency_weight=weights.latency,
+        source=source,
+        inputs=inputs,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def current_weights() -> WeightRecord:
+    """Return the weights in force."""
+    return weights_in_force(db.session)
+
+
+def set_weights(weights: Weights) -> WeightRecord:
+    """Replace the weights by hand; weights must sum to 1 (within 1e-6)."""
+    if not weights.sums_to_one():
+        raise InvalidWeights(
+            f"Weights must sum to 1.0 (got {weights.total:.6g}).",
+            errors={"json": {"_schema": ["cost_weight + quality_weight + latency_weight must be 1.0."]}},
+        )
+    session = write_session()
+    previous = weights_in_force(session)
+    row = append_weights(
+        session,
+        weights,
+        "manual",
+        {"previous_weights_id": previous.id, "requested": weights.as_dict()},
+    )
+    session.commit()
+    return WeightRecord(weights, row.id, row.source, row.created_at, row.inputs)

@@ -1,0 +1,66 @@
+"""Application configuration, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+MIGRATIONS_DIR = BASE_DIR / "migrations"
+
+
+def normalize_database_url(url: str) -> str:
+    """Select the psycopg 3 driver for plain ``postgresql://`` URLs.
+
+    SQLAlchemy would otherwise pick psycopg2, which is not installed.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number, got {raw!r}") from exc
+
+
+class Config:
+    """Production defaults; every knob can be set through an AUREA_* variable."""
+
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("AUREA_DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'aurea.db'}"
+    )
+    # Seconds a statement waits for a lock (SQLite busy_timeout) or a connection
+    # (PostgreSQL connect_timeout) before the request fails with a 503.
+    AUREA_DB_TIMEOUT = _float_env("AUREA_DB_TIMEOUT", 10.0)
+    # Smallest weight optimize may give a criterion, so none is ever ignored.
+    AUREA_MIN_WEIGHT = _float_env("AUREA_MIN_WEIGHT", 0.1)
+    # Request bodies above this size are refused with 413 before being parsed.
+    MAX_CONTENT_LENGTH = int(_float_env("AUREA_MAX_BODY_BYTES", 1024 * 1024))
+
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    JSON_SORT_KEYS = False
+
+    API_TITLE = "Aurea Orchestrator"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
+    OPENAPI_REDOC_PATH = "/redoc"
+    OPENAPI_REDOC_URL = "/static/redoc/redoc.standalone.js"
+
+
+class TestingConfig(Config):
+    """Configuration for the test suite; the database URL is set per test."""
+
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = "sqlite://"

@@ -1,0 +1,12 @@
+"""gunicorn settings for ``make run``: ``gunicorn -c gunicorn.conf.py wsgi:app``."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+# gunicorn's own variable; Aurea defaults to 2 workers instead of gunicorn's 1.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+accesslog = os.environ.get("AUREA_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("AUREA_LOG_LEVEL", "info")

@@ -1,0 +1,109 @@
+"""Fixtures: an application per test on a fresh database, once on SQLite and once on PostgreSQL.
+
+PostgreSQL tests need AUREA_TEST_POSTGRES_URL (``.ci/run`` sets it). Without it they are
+skipped locally; with CI=true a missing PostgreSQL fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+from aurea import create_app
+from aurea.extensions import db
+from config import MIGRATIONS_DIR, TestingConfig, normalize_database_url
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_base_url() -> str:
+    url = os.environ.get("AUREA_TEST_POSTGRES_URL")
+    if url:
+        return normalize_database_url(url)
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI=true but AUREA_TEST_POSTGRES_URL is not set: PostgreSQL legs must run")
+    pytest.skip("AUREA_TEST_POSTGRES_URL not set")
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """Return ``url`` with every connection's search_path set to ``schema``."""
+    return (
+        make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """An empty database: an SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aurea.db'}"
+        return
+    base = postgres_base_url()
+    schema = f"aurea_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_search_path(base, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def make_app(database_url: str, **settings):
+    config = type(
+        "PerTestConfig",
+        (TestingConfig,),
+        {"SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url), **settings},
+    )
+    return create_app(config)
+
+
+@pytest.fixture
+def empty_app(database_url):
+    """An application whose database has no tables yet."""
+    app = make_app(database_url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(empty_app):
+    """An application on a database migrated to head."""
+    with empty_app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+    return empty_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def record(client):
+    """Record one request through the API and assert it was acknowledged."""
+
+    def _record(model: str, latency: float, cost: float, success: bool = True) -> None:
+        response = client.post(
+            "/router/record",
+            json={"model": model, "latency": latency, "cost": cost, "success": success},
+        )
+        assert response.status_code == 200, response.get_json()
+
+    return _record
