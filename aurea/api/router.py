@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from aurea import schemas
 from aurea.scoring import Weights
@@ -18,7 +19,7 @@ METRICS_RESPONSE = {
         "application/json": {
             "schema": {
                 "type": "object",
-                "additionalProperties": schemas.ModelMetricsSchema,
+                "additionalProperties": {"$ref": "#/components/schemas/ModelMetrics"},
             }
         }
     },
@@ -59,7 +60,7 @@ def metrics_view():
 
 
 @router_blp.route("/optimize", methods=["POST"])
-@router_blp.arguments(schemas.OptimizeArgsSchema, location="query")
+@router_blp.arguments(schemas.OptimizeArgsSchema, location="query", unknown=RAISE)
 @router_blp.response(200, schemas.OptimizeResponseSchema)
 def optimize_view(args: dict):
     """Re-tune the weights from the variation of each criterion across models (weekly)."""
