@@ -1,0 +1,108 @@
+"""The service layer on SQLite and PostgreSQL: what is stored, and how it is read back."""
+
+from datetime import UTC
+
+import pytest
+import sqlalchemy as sa
+
+from aurea.extensions import db
+from aurea.models import RegisteredModel, RequestMetric, WeightHistory
+from aurea.scoring import Weights
+from aurea.services.metrics import metrics_summary
+from aurea.services.optimize import optimize_weights
+from aurea.services.records import record_request
+from aurea.services.selection import select_model
+from aurea.services.weights import current_weights, set_weights
+from aurea.errors import InvalidWeights
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+def history() -> list[WeightHistory]:
+    return db.session.scalars(sa.select(WeightHistory).order_by(WeightHistory.id)).all()
+
+
+def test_record_stores_one_row_with_aware_utc_timestamp(ctx):
+    record_request("gpt-4", 0.5, 0.02, True)
+    db.session.remove()
+    row = db.session.scalars(sa.select(RequestMetric)).one()
+    assert (row.model, row.latency, row.cost, row.success) == ("gpt-4", 0.5, 0.02, True)
+    assert row.created_at.tzinfo == UTC
+
+
+def test_record_registers_unknown_model_once(ctx):
+    record_request("new-model", 0.5, 0.02, True)
+    record_request("new-model", 0.7, 0.02, False)
+    names = db.session.scalars(
+        sa.select(RegisteredModel.name).where(RegisteredModel.name == "new-model")
+    ).all()
+    assert names == ["new-model"]
+    assert metrics_summary()["new-model"]["total_requests"] == 2
+
+
+def test_set_weights_appends_manual_row_pointing_at_previous(ctx):
+    set_weights(Weights(0.5, 0.3, 0.2))
+    rows = history()
+    assert [r.source for r in rows] == ["default", "manual"]
+    assert rows[1].inputs["previous_weights_id"] == rows[0].id
+    assert current_weights().weights == Weights(0.5, 0.3, 0.2)
+
+
+def test_set_weights_not_summing_to_one_stores_nothing(ctx):
+    with pytest.raises(InvalidWeights):
+        set_weights(Weights(0.5, 0.5, 0.5))
+    assert [r.source for r in history()] == ["default"]
+
+
+def test_optimize_stores_its_inputs_for_auditors(ctx):
+    record_request("a", 1.0, 0.01, True)
+    record_request("b", 1.0, 0.03, False)
+    result = optimize_weights()
+    row = history()[-1]
+    assert row.source == "optimize"
+    assert row.id == result.history_id
+    assert row.inputs["floor"] == 0.1
+    assert row.inputs["variation"]["cost"] == pytest.approx(0.5)
+    assert row.inputs["models"]["b"]["success_rate"] == 0.0
+    assert row.inputs["previous_weights_id"] == history()[0].id
+
+
+def test_optimize_dry_run_and_unchanged_store_nothing(ctx):
+    optimize_weights()  # no data: unchanged
+    record_request("a", 1.0, 0.01, True)
+    record_request("b", 1.0, 0.03, False)
+    assert optimize_weights(dry_run=True).status == "proposed"
+    assert len(history()) == 1
+
+
+def test_optimize_respects_configured_floor(app):
+    app.config["AUREA_MIN_WEIGHT"] = 0.2
+    with app.app_context():
+        record_request("a", 1.0, 0.01, True)
+        record_request("b", 1.0, 0.03, True)
+        # only cost varies: cost gets everything above the floors
+        weights = optimize_weights().weights
+    assert weights.cost == pytest.approx(0.6)
+    assert weights.quality == pytest.approx(0.2)
+    assert weights.latency == pytest.approx(0.2)
+
+
+def test_select_breaks_score_ties_by_name(ctx):
+    record_request("zeta", 1.0, 0.01, True)
+    record_request("alpha", 1.0, 0.01, True)
+    chosen = select_model()
+    assert chosen.selected_model == "alpha"
+    assert chosen.score == pytest.approx(1.0)
+
+
+def test_models_without_data_do_not_compete_once_any_model_has_data(ctx):
+    record_request("only-one", 5.0, 1.0, False)
+    chosen = select_model()
+    assert chosen.selected_model == "only-one"
+    # alone it gets full cost and latency scores, and quality 0
+    assert chosen.score == pytest.approx(0.33 + 0.33)
