@@ -10,3 +10,6 @@ graceful_timeout = 10
 accesslog = os.environ.get("AUREA_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("AUREA_LOG_LEVEL", "info")
+# gunicorn's control socket (one per user by default) is not used by Aurea, and
+# several instances on one host (tests, blue/green) would contend for it.
+control_socket_disable = True

@@ -12,9 +12,7 @@ aurea_cli = AppGroup("aurea", help="Aurea maintenance commands.")
 
 
 def _format(weights: Weights) -> str:
-    return (
-        f"cost={weights.cost:.4f} quality={weights.quality:.4f} latency={weights.latency:.4f}"
-    )
+    return f"cost={weights.cost:.4f} quality={weights.quality:.4f} latency={weights.latency:.4f}"
 
 
 @aurea_cli.command("optimize")

@@ -64,10 +64,16 @@ def init_database(app: Flask) -> None:
 
 
 def write_session() -> Session:
-    """Return the request's session, with its transaction opened for writing.
+    """Return the session with a fresh transaction opened for writing.
 
-    Call it before the first statement of a write use case.
+    Call it before the first statement of a write use case. A read-only
+    transaction left open by earlier reads is ended first, so the write
+    transaction really starts with BEGIN IMMEDIATE on SQLite.
     """
     session = db.session()
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("write_session() called with unflushed changes pending")
+        session.rollback()
     session.connection(execution_options={WRITE_OPTION: True})
     return session

@@ -23,6 +23,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit without a new (read) transaction.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 # Batch mode lets later migrations alter SQLite tables (copy-and-move).
 migrate = Migrate(render_as_batch=True, compare_type=True)

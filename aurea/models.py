@@ -83,9 +83,7 @@ class WeightHistory(db.Model):
 
     __tablename__ = "weight_history"
     __table_args__ = (
-        sa.CheckConstraint(
-            "source IN ('default', 'manual', 'optimize')", name="source"
-        ),
+        sa.CheckConstraint("source IN ('default', 'manual', 'optimize')", name="source"),
         sa.CheckConstraint(
             "cost_weight >= 0 AND cost_weight <= 1 AND quality_weight >= 0 AND "
             "quality_weight <= 1 AND latency_weight >= 0 AND latency_weight <= 1",

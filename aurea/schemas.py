@@ -91,12 +91,8 @@ WEIGHT_RANGE = validate.Range(min=0, max=1)
 
 class WeightsSchema(StrictSchema):
     cost_weight = StrictFloat(required=True, validate=WEIGHT_RANGE, metadata={"example": 0.33})
-    quality_weight = StrictFloat(
-        required=True, validate=WEIGHT_RANGE, metadata={"example": 0.34}
-    )
-    latency_weight = StrictFloat(
-        required=True, validate=WEIGHT_RANGE, metadata={"example": 0.33}
-    )
+    quality_weight = StrictFloat(required=True, validate=WEIGHT_RANGE, metadata={"example": 0.34})
+    latency_weight = StrictFloat(required=True, validate=WEIGHT_RANGE, metadata={"example": 0.33})
 
 
 class SelectionSchema(ma.Schema):
@@ -157,6 +153,4 @@ class OptimizeResponseSchema(ma.Schema):
         VariationSchema,
         metadata={"description": "Coefficient of variation of each criterion across models."},
     )
-    metrics_summary = fields.Dict(
-        keys=fields.String(), values=fields.Nested(ModelMetricsSchema)
-    )
+    metrics_summary = fields.Dict(keys=fields.String(), values=fields.Nested(ModelMetricsSchema))

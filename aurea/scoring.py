@@ -138,14 +138,10 @@ def propose_weights(stats: Sequence[ModelStats], floor: float) -> WeightProposal
         "latency": coefficient_of_variation([s.average_latency for s in stats]),
     }
     if len(stats) < 2:
-        return WeightProposal(
-            None, variation, "fewer than two models have data; weights kept"
-        )
+        return WeightProposal(None, variation, "fewer than two models have data; weights kept")
     total = sum(variation.values())
     if total == 0:
-        return WeightProposal(
-            None, variation, "no criterion varies across models; weights kept"
-        )
+        return WeightProposal(None, variation, "no criterion varies across models; weights kept")
     share = {name: floor + (1 - 3 * floor) * cv / total for name, cv in variation.items()}
     weights = Weights(cost=share["cost"], quality=share["quality"], latency=share["latency"])
     return WeightProposal(

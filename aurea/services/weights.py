@@ -29,7 +29,9 @@ class WeightRecord:
 
 def weights_in_force(session: Session) -> WeightRecord:
     """Return the newest weight_history row (the defaults if the table is empty)."""
-    row = session.scalars(sa.select(WeightHistory).order_by(WeightHistory.id.desc()).limit(1)).first()
+    row = session.scalars(
+        sa.select(WeightHistory).order_by(WeightHistory.id.desc()).limit(1)
+    ).first()
     if row is None:
         return WeightRecord(DEFAULT_WEIGHTS, None, "default", None)
     return WeightRecord(
@@ -67,7 +69,9 @@ def set_weights(weights: Weights) -> WeightRecord:
     if not weights.sums_to_one():
         raise InvalidWeights(
             f"Weights must sum to 1.0 (got {weights.total:.6g}).",
-            errors={"json": {"_schema": ["cost_weight + quality_weight + latency_weight must be 1.0."]}},
+            errors={
+                "json": {"_schema": ["cost_weight + quality_weight + latency_weight must be 1.0."]}
+            },
         )
     session = write_session()
     previous = weights_in_force(session)

@@ -37,9 +37,10 @@ def test_openapi_document_is_identical_across_app_instances(app, database_url):
     from tests.conftest import make_app
 
     other = make_app(database_url)
-    assert other.test_client().get("/openapi.json").get_json() == app.test_client().get(
-        "/openapi.json"
-    ).get_json()
+    assert (
+        other.test_client().get("/openapi.json").get_json()
+        == app.test_client().get("/openapi.json").get_json()
+    )
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

@@ -141,7 +141,9 @@ def test_select_uses_weights_to_rank(client, record):
     record("cheap-flaky", 1.0, 0.001, False)
     record("cheap-flaky", 1.0, 0.001, True)
     record("dear-solid", 1.0, 0.1, True)
-    client.put("/router/weights", json={"cost_weight": 0.1, "quality_weight": 0.8, "latency_weight": 0.1})
+    client.put(
+        "/router/weights", json={"cost_weight": 0.1, "quality_weight": 0.8, "latency_weight": 0.1}
+    )
     # cheap-flaky: 0.1*1 + 0.8*0.5 + 0.1*1 = 0.6; dear-solid: 0 + 0.8 + 0.1 = 0.9
     body = client.get("/router/select").get_json()
     assert body["selected_model"] == "dear-solid"

@@ -64,7 +64,11 @@ def test_concurrent_records_on_four_workers_are_all_counted_by_every_worker(
         extra_args=["--access-logfile", str(access_log), "--access-logformat", "%(p)s %(q)s"],
     ) as base_url:
         with ThreadPoolExecutor(CLIENTS) as pool:
-            statuses = [s for share in pool.map(lambda c: send_share(base_url, c), range(CLIENTS)) for s in share]
+            statuses = [
+                s
+                for share in pool.map(lambda c: send_share(base_url, c), range(CLIENTS))
+                for s in share
+            ]
         assert Counter(statuses) == {200: RECORDS}
 
         with ThreadPoolExecutor(CLIENTS) as pool:

@@ -19,9 +19,17 @@ def test_upgrade_from_empty_creates_tables_and_seed_rows(empty_app):
         upgrade(directory=DIRECTORY)
         assert {"models", "request_metrics", "weight_history", "alembic_version"} <= table_names()
         names = db.session.scalars(sa.text("SELECT name FROM models ORDER BY name")).all()
-        assert names == ["claude-3-opus", "claude-3-sonnet", "gpt-3.5-turbo", "gpt-4", "llama-2-70b"]
+        assert names == [
+            "claude-3-opus",
+            "claude-3-sonnet",
+            "gpt-3.5-turbo",
+            "gpt-4",
+            "llama-2-70b",
+        ]
         row = db.session.execute(
-            sa.text("SELECT cost_weight, quality_weight, latency_weight, source FROM weight_history")
+            sa.text(
+                "SELECT cost_weight, quality_weight, latency_weight, source FROM weight_history"
+            )
         ).one()
         assert tuple(row) == (0.33, 0.34, 0.33, "default")
 

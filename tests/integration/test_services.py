@@ -5,6 +5,7 @@ from datetime import UTC
 import pytest
 import sqlalchemy as sa
 
+from aurea.errors import InvalidWeights
 from aurea.extensions import db
 from aurea.models import RegisteredModel, RequestMetric, WeightHistory
 from aurea.scoring import Weights
@@ -13,7 +14,6 @@ from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
 from aurea.services.selection import select_model
 from aurea.services.weights import current_weights, set_weights
-from aurea.errors import InvalidWeights
 
 
 @pytest.fixture

@@ -94,9 +94,7 @@ def test_coefficient_of_variation_is_zero_when_mean_is_zero():
 
 
 def test_propose_weights_follows_documented_formula():
-    proposal = propose_weights(
-        [stats("a", 1.0, 0.01, 1.0), stats("b", 1.0, 0.03, 0.5)], floor=0.1
-    )
+    proposal = propose_weights([stats("a", 1.0, 0.01, 1.0), stats("b", 1.0, 0.03, 0.5)], floor=0.1)
     # cv: cost 0.5, quality 0.25/0.75 = 1/3, latency 0; sum 5/6
     assert proposal.variation == {
         "cost": pytest.approx(0.5),
@@ -124,9 +122,7 @@ def test_propose_weights_keeps_weights_with_one_model():
 
 
 def test_propose_weights_keeps_weights_when_nothing_varies():
-    proposal = propose_weights(
-        [stats("a", 1.0, 0.01, 1.0), stats("b", 1.0, 0.01, 1.0)], floor=0.1
-    )
+    proposal = propose_weights([stats("a", 1.0, 0.01, 1.0), stats("b", 1.0, 0.01, 1.0)], floor=0.1)
     assert proposal.weights is None
     assert "no criterion varies" in proposal.reason
 

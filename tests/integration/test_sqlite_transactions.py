@@ -1,0 +1,44 @@
+"""SQLite write transactions take the write lock up front; reads do not."""
+
+import pytest
+import sqlalchemy as sa
+
+from aurea.extensions import db
+from aurea.scoring import Weights
+from aurea.services.metrics import metrics_summary
+from aurea.services.optimize import optimize_weights
+from aurea.services.records import record_request
+from aurea.services.weights import set_weights
+
+
+@pytest.fixture
+def begins(app, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("BEGIN modes are SQLite-specific")
+    statements = []
+    with app.app_context():
+
+        def capture(conn, cursor, statement, *args):
+            if statement.startswith("BEGIN"):
+                statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", capture)
+        yield statements
+        sa.event.remove(db.engine, "before_cursor_execute", capture)
+        db.session.remove()
+
+
+def test_pragmas_make_sqlite_durable_and_concurrent(begins):
+    settings = {
+        name: db.session.execute(sa.text(f"PRAGMA {name}")).scalar()
+        for name in ("journal_mode", "synchronous", "foreign_keys")
+    }
+    assert settings == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
+
+
+def test_write_services_begin_immediate_even_after_a_read(begins):
+    metrics_summary()  # leaves a read transaction open
+    record_request("gpt-4", 0.5, 0.01, True)
+    set_weights(Weights(0.4, 0.4, 0.2))
+    optimize_weights()
+    assert begins == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]
