@@ -42,6 +42,10 @@ class Config:
     AUREA_DB_TIMEOUT = _float_env("AUREA_DB_TIMEOUT", 10.0)
     # Smallest weight optimize may give a criterion, so none is ever ignored.
     AUREA_MIN_WEIGHT = _float_env("AUREA_MIN_WEIGHT", 0.1)
+    # Window of recent data that scores, metrics and optimize read: 1h, 24h, 7d, 30d or all.
+    AUREA_WINDOW = os.environ.get("AUREA_WINDOW", "7d")
+    # Task rows a model needs in the window before its task statistics replace its global ones.
+    AUREA_MIN_REQUESTS = int(_float_env("AUREA_MIN_REQUESTS", 1))
     # Request bodies above this size are refused with 413 before being parsed.
     MAX_CONTENT_LENGTH = int(_float_env("AUREA_MAX_BODY_BYTES", 1024 * 1024))
 

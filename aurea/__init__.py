@@ -10,6 +10,7 @@ from aurea.cli import aurea_cli
 from aurea.database import engine_options, init_database
 from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
+from aurea.windows import parse_window
 from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
 
 
@@ -17,6 +18,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     """Build the application: configuration, extensions, blueprints, errors, CLI."""
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
     app.config.from_object(config_class)
+    check_settings(app.config)
     app.json.sort_keys = False
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -26,6 +28,15 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     register_error_handlers(app)
     app.cli.add_command(aurea_cli)
     return app
+
+
+def check_settings(config) -> None:
+    """Refuse to start on settings that would fail later, one request at a time."""
+    parse_window(config["AUREA_WINDOW"])
+    if not 0 <= config["AUREA_MIN_WEIGHT"] <= 1 / 3:
+        raise RuntimeError("AUREA_MIN_WEIGHT must be between 0 and 1/3")
+    if config["AUREA_MIN_REQUESTS"] < 1:
+        raise RuntimeError("AUREA_MIN_REQUESTS must be at least 1")
 
 
 def register_extensions(app: Flask) -> None:

@@ -6,7 +6,10 @@ import click
 from flask.cli import AppGroup
 
 from aurea.scoring import Weights
+from aurea.services.aggregates import prune_raw_rows, rebuild_aggregates
 from aurea.services.optimize import OPTIMIZED, optimize_weights
+from aurea.services.scope import Scope
+from aurea.windows import WINDOWS, parse_age
 
 aurea_cli = AppGroup("aurea", help="Aurea maintenance commands.")
 
@@ -17,10 +20,14 @@ def _format(weights: Weights) -> str:
 
 @aurea_cli.command("optimize")
 @click.option("--dry-run", is_flag=True, help="Show the proposal; change nothing.")
-def optimize_command(dry_run: bool) -> None:
+@click.option(
+    "--window", type=click.Choice(list(WINDOWS)), default=None, help="Default: AUREA_WINDOW."
+)
+def optimize_command(dry_run: bool, window: str | None) -> None:
     """Re-tune the weights from each criterion's variation across models (run weekly)."""
-    result = optimize_weights(dry_run=dry_run)
+    result = optimize_weights(Scope.from_request(window=window), dry_run=dry_run)
     click.echo(f"status:    {result.status}")
+    click.echo(f"window:    {result.window}")
     click.echo(f"old:       {_format(result.previous_weights)}")
     click.echo(f"new:       {_format(result.weights)}")
     variation = " ".join(f"{name}={cv:.4f}" for name, cv in result.variation.items())
@@ -30,3 +37,35 @@ def optimize_command(dry_run: bool) -> None:
         click.echo("dry run:   nothing was changed")
     elif result.status == OPTIMIZED:
         click.echo(f"saved as weight_history row {result.history_id}")
+
+
+@aurea_cli.command("rebuild-aggregates")
+def rebuild_command() -> None:
+    """Recompute the hourly aggregates from the raw request_metrics rows."""
+    report = rebuild_aggregates()
+    if report.since is None:
+        click.echo("no raw rows: aggregates left as they are")
+        return
+    click.echo(
+        f"rebuilt from {report.raw_rows} raw rows since {report.since.isoformat()}: "
+        f"{report.stats_rows} hourly stats rows, {report.histogram_rows} histogram rows"
+    )
+
+
+def _age(_ctx, _param, value: str):
+    try:
+        return parse_age(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@aurea_cli.command("prune")
+@click.option("--older-than", required=True, callback=_age, help="Age such as 90d, 12h or 4w.")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1))
+def prune_command(older_than, batch_size: int) -> None:
+    """Delete raw rows older than an age, in batches; the hourly aggregates stay."""
+    report = prune_raw_rows(older_than, batch_size=batch_size)
+    click.echo(
+        f"deleted {report.deleted} raw rows recorded before {report.cutoff.isoformat()} "
+        f"in {report.batches} batches; aggregates kept"
+    )

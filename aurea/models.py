@@ -9,10 +9,12 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql
 
-from aurea.clock import utcnow
+from aurea.clock import now
 from aurea.extensions import db
 
 MODEL_NAME_LENGTH = 128
+TASK_LENGTH = 64
+NO_TASK = ""  # aggregates key records without a task label under the empty string
 WEIGHT_SOURCES = ("default", "manual", "optimize")
 
 
@@ -55,7 +57,7 @@ class RegisteredModel(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(MODEL_NAME_LENGTH), unique=True)
     description: so.Mapped[str | None] = so.mapped_column(sa.String(1024))
-    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
 
 
 class RequestMetric(db.Model):
@@ -66,6 +68,7 @@ class RequestMetric(db.Model):
         sa.CheckConstraint("latency >= 0", name="latency_non_negative"),
         sa.CheckConstraint("cost >= 0", name="cost_non_negative"),
         sa.Index("ix_request_metrics_model_created_at", "model", "created_at"),
+        sa.Index("ix_request_metrics_created_at", "created_at"),
     )
 
     id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
@@ -75,7 +78,8 @@ class RequestMetric(db.Model):
     latency: so.Mapped[float] = so.mapped_column(sa.Double())
     cost: so.Mapped[float] = so.mapped_column(sa.Double())
     success: so.Mapped[bool] = so.mapped_column(sa.Boolean())
-    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
+    task: so.Mapped[str | None] = so.mapped_column(sa.String(TASK_LENGTH))
 
 
 class WeightHistory(db.Model):
@@ -97,6 +101,41 @@ class WeightHistory(db.Model):
     quality_weight: so.Mapped[float] = so.mapped_column(sa.Double())
     latency_weight: so.Mapped[float] = so.mapped_column(sa.Double())
     source: so.Mapped[str] = so.mapped_column(sa.String(16))
-    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
     # What produced this row: the optimize statistics, or the manual request.
     inputs: so.Mapped[dict[str, Any]] = so.mapped_column(JsonDocument, default=dict)
+
+
+class ModelStatsHourly(db.Model):
+    """Per model, task and UTC hour: the sums that scores are computed from.
+
+    Maintained by an atomic upsert in the same transaction as each raw insert;
+    ``flask aurea rebuild-aggregates`` recomputes it from request_metrics.
+    """
+
+    __tablename__ = "model_stats_hourly"
+
+    bucket_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
+    model: so.Mapped[str] = so.mapped_column(
+        sa.String(MODEL_NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True
+    )
+    task: so.Mapped[str] = so.mapped_column(sa.String(TASK_LENGTH), primary_key=True)
+    requests: so.Mapped[int] = so.mapped_column(sa.BigInteger())
+    successes: so.Mapped[int] = so.mapped_column(sa.BigInteger())
+    latency_sum: so.Mapped[float] = so.mapped_column(sa.Double())
+    cost_sum: so.Mapped[float] = so.mapped_column(sa.Double())
+    last_recorded_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+
+class LatencyHistogramHourly(db.Model):
+    """Per model, task and UTC hour: how many requests fell in each latency bin."""
+
+    __tablename__ = "latency_histogram_hourly"
+
+    bucket_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
+    model: so.Mapped[str] = so.mapped_column(
+        sa.String(MODEL_NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True
+    )
+    task: so.Mapped[str] = so.mapped_column(sa.String(TASK_LENGTH), primary_key=True)
+    bin: so.Mapped[int] = so.mapped_column(sa.SmallInteger(), primary_key=True)
+    requests: so.Mapped[int] = so.mapped_column(sa.BigInteger())

@@ -8,7 +8,8 @@ import unicodedata
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from aurea.models import MODEL_NAME_LENGTH
+from aurea.models import MODEL_NAME_LENGTH, TASK_LENGTH
+from aurea.windows import WINDOWS
 
 
 class StrictFloat(fields.Float):
@@ -46,7 +47,7 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-def validate_model_name(name: str) -> None:
+def validate_label(name: str) -> None:
     """Refuse names with control characters or surrounding whitespace."""
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise ma.ValidationError("Must not contain control characters.")
@@ -56,9 +57,28 @@ def validate_model_name(name: str) -> None:
 
 ModelName = fields.String(
     required=True,
-    validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_model_name],
+    validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label],
     metadata={"description": "Model identifier, 1 to 128 characters.", "example": "gpt-4"},
 )
+
+
+def task_field(**kwargs) -> fields.String:
+    return fields.String(
+        validate=[validate.Length(min=1, max=TASK_LENGTH), validate_label],
+        metadata={"description": "Task label, 1 to 64 characters.", "example": "code"},
+        **kwargs,
+    )
+
+
+def window_field() -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(list(WINDOWS)),
+        metadata={
+            "description": "Window of recent data (default AUREA_WINDOW, 7d). A window N "
+            "covers every record since the start of the UTC hour containing now - N.",
+            "example": "7d",
+        },
+    )
 
 
 class StrictSchema(ma.Schema):
@@ -79,6 +99,20 @@ class RecordRequestSchema(StrictSchema):
         metadata={"description": "Cost of the call in USD.", "example": 0.02},
     )
     success = StrictBoolean(required=True, metadata={"example": True})
+    task = task_field(load_default=None)
+
+
+class ScopeArgsSchema(StrictSchema):
+    window = window_field()
+    task = task_field()
+    min_requests = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "Task rows a model needs in the window for its task statistics to "
+            "count; below it, its global statistics stand in (default AUREA_MIN_REQUESTS)."
+        },
+    )
 
 
 class RecordResponseSchema(ma.Schema):
@@ -107,6 +141,12 @@ class SelectionSchema(ma.Schema):
             "example": "highest_score",
         }
     )
+    window = fields.String(metadata={"example": "7d"})
+    task = fields.String(allow_none=True, metadata={"example": None})
+    task_fallback = fields.List(
+        fields.String(),
+        metadata={"description": "Models scored on global statistics for lack of task rows."},
+    )
 
 
 class ModelMetricsSchema(ma.Schema):
@@ -114,7 +154,20 @@ class ModelMetricsSchema(ma.Schema):
     success_rate = fields.Float(allow_none=True, metadata={"example": 0.98})
     average_latency = fields.Float(allow_none=True, metadata={"example": 0.65})
     average_cost = fields.Float(allow_none=True, metadata={"example": 0.025})
+    p50_latency = fields.Float(
+        allow_none=True,
+        metadata={"description": "Median latency from the histogram (within 4.9 %)."},
+    )
+    p95_latency = fields.Float(
+        allow_none=True,
+        metadata={"description": "95th percentile latency from the histogram (within 4.9 %)."},
+    )
     score = fields.Float(allow_none=True, metadata={"example": 0.82})
+    window = fields.String(metadata={"example": "7d"})
+    task = fields.String(metadata={"description": "Present when a task was asked for."})
+    task_fallback = fields.Boolean(
+        metadata={"description": "True when the model's global statistics stood in for the task's."}
+    )
     last_updated = fields.DateTime(
         allow_none=True, metadata={"example": "2025-11-11T08:53:00+00:00"}
     )
@@ -133,6 +186,7 @@ class VariationSchema(ma.Schema):
 
 
 class OptimizeArgsSchema(StrictSchema):
+    window = window_field()
     dry_run = fields.Boolean(
         load_default=False,
         metadata={"description": "Show the proposal without changing the weights."},
@@ -147,6 +201,7 @@ class OptimizeResponseSchema(ma.Schema):
         }
     )
     weights = fields.Nested(WeightsSchema)
+    window = fields.String(metadata={"example": "7d"})
     previous_weights = fields.Nested(WeightsSchema)
     reason = fields.String()
     variation = fields.Nested(

@@ -147,3 +147,23 @@ def propose_weights(stats: Sequence[ModelStats], floor: float) -> WeightProposal
     return WeightProposal(
         weights, variation, "weights set in proportion to each criterion's variation"
     )
+
+
+def stats_for_task(
+    global_stats: Mapping[str, ModelStats],
+    task_stats: Mapping[str, ModelStats],
+    min_requests: int,
+) -> tuple[dict[str, ModelStats], frozenset[str]]:
+    """Pick each model's task statistics, or its global ones when the task has too few rows.
+
+    Returns the statistics to score on and the models whose global statistics stood in.
+    """
+    chosen, fallback = {}, set()
+    for model, overall in global_stats.items():
+        specific = task_stats.get(model)
+        if specific is not None and specific.total_requests >= min_requests:
+            chosen[model] = specific
+        else:
+            chosen[model] = overall
+            fallback.add(model)
+    return chosen, frozenset(fallback)

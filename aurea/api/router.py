@@ -8,6 +8,7 @@ from marshmallow import RAISE
 from aurea import schemas
 from aurea.scoring import Weights
 from aurea.services import metrics, optimize, records, selection, weights
+from aurea.services.scope import Scope
 
 router_blp = Blueprint(
     "router", __name__, url_prefix="/router", description="Model selection and metrics"
@@ -31,15 +32,19 @@ def _weights(data: dict) -> Weights:
 
 
 @router_blp.route("/select", methods=["GET"])
+@router_blp.arguments(schemas.ScopeArgsSchema, location="query", unknown=RAISE)
 @router_blp.response(200, schemas.SelectionSchema)
-def select():
+def select(args: dict):
     """Select the best model under the current metrics and weights."""
-    chosen = selection.select_model()
+    chosen = selection.select_model(Scope.from_request(**args))
     return {
         "selected_model": chosen.selected_model,
         "score": chosen.score,
         "weights": chosen.weights.as_dict(),
         "reason": chosen.reason,
+        "window": chosen.window,
+        "task": chosen.task,
+        "task_fallback": chosen.task_fallback,
     }
 
 
@@ -48,15 +53,16 @@ def select():
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
     """Record the outcome of one model request."""
-    model = records.record_request(body["model"], body["latency"], body["cost"], body["success"])
+    model = records.record_request(**body)
     return {"status": "recorded", "model": model}
 
 
 @router_blp.route("/metrics", methods=["GET"])
+@router_blp.arguments(schemas.ScopeArgsSchema, location="query", unknown=RAISE)
 @router_blp.doc(responses={"200": METRICS_RESPONSE})
-def metrics_view():
+def metrics_view(args: dict):
     """Summarise the metrics of every registered model."""
-    return schemas.dump_metrics_summary(metrics.metrics_summary())
+    return schemas.dump_metrics_summary(metrics.metrics_summary(Scope.from_request(**args)))
 
 
 @router_blp.route("/optimize", methods=["POST"])
@@ -64,9 +70,11 @@ def metrics_view():
 @router_blp.response(200, schemas.OptimizeResponseSchema)
 def optimize_view(args: dict):
     """Re-tune the weights from the variation of each criterion across models (weekly)."""
-    result = optimize.optimize_weights(dry_run=args["dry_run"])
+    scope = Scope.from_request(window=args.get("window"))
+    result = optimize.optimize_weights(scope, dry_run=args["dry_run"])
     return {
         "status": result.status,
+        "window": result.window,
         "weights": result.weights.as_dict(),
         "previous_weights": result.previous_weights.as_dict(),
         "reason": result.reason,

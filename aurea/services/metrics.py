@@ -5,41 +5,54 @@ from __future__ import annotations
 from typing import Any
 
 from aurea.extensions import db
+from aurea.histogram import percentile
 from aurea.scoring import Weights, score_models
-from aurea.services.statistics import Snapshot, load_snapshot
+from aurea.services.scope import Scope, ScopedStats, load_scoped_stats
+from aurea.services.statistics import registered_models
 from aurea.services.weights import weights_in_force
 
 
-def summarize(snapshot: Snapshot, weights: Weights) -> dict[str, dict[str, Any]]:
+def summarize(
+    registered: list[str], scoped: ScopedStats, weights: Weights, scope: Scope
+) -> dict[str, dict[str, Any]]:
     """Build the name -> metrics mapping; models without data get nulls, not zeros."""
-    scores = score_models(snapshot.stats, weights)
-    by_model = {s.model: s for s in snapshot.stats}
+    scores = score_models(scoped.ordered(), weights)
+    bins = scoped.latency_bins or {}
     summary: dict[str, dict[str, Any]] = {}
-    for name in sorted(set(snapshot.registered) | set(by_model)):
-        stats = by_model.get(name)
-        if stats is None:
-            summary[name] = {
-                "total_requests": 0,
-                "success_rate": None,
-                "average_latency": None,
-                "average_cost": None,
-                "score": None,
-                "last_updated": None,
-            }
-            continue
-        summary[name] = {
-            "total_requests": stats.total_requests,
-            "success_rate": stats.success_rate,
-            "average_latency": stats.average_latency,
-            "average_cost": stats.average_cost,
-            "score": scores[name].score,
-            "last_updated": snapshot.last_updated[name],
+    for name in sorted(set(registered) | set(scoped.stats)):
+        stats = scoped.stats.get(name)
+        entry: dict[str, Any] = {
+            "total_requests": 0,
+            "success_rate": None,
+            "average_latency": None,
+            "average_cost": None,
+            "p50_latency": None,
+            "p95_latency": None,
+            "score": None,
+            "last_updated": None,
         }
+        if stats is not None:
+            entry.update(
+                total_requests=stats.total_requests,
+                success_rate=stats.success_rate,
+                average_latency=stats.average_latency,
+                average_cost=stats.average_cost,
+                p50_latency=percentile(bins.get(name, {}), 0.50),
+                p95_latency=percentile(bins.get(name, {}), 0.95),
+                score=scores[name].score,
+                last_updated=scoped.last_updated[name],
+            )
+        entry["window"] = scope.window.name
+        if scope.task is not None:
+            entry["task"] = scope.task
+            entry["task_fallback"] = name in scoped.task_fallback
+        summary[name] = entry
     return summary
 
 
-def metrics_summary() -> dict[str, dict[str, Any]]:
-    """Return the metrics of every registered model under the weights in force."""
+def metrics_summary(scope: Scope) -> dict[str, dict[str, Any]]:
+    """Return the metrics of every registered model in ``scope`` under the weights in force."""
     session = db.session
     weights = weights_in_force(session).weights
-    return summarize(load_snapshot(session), weights)
+    scoped = load_scoped_stats(session, scope, with_latency_bins=True)
+    return summarize(registered_models(session), scoped, weights, scope)

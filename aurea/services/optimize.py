@@ -11,7 +11,8 @@ from aurea.database import write_session
 from aurea.extensions import db
 from aurea.scoring import Weights, propose_weights
 from aurea.services.metrics import summarize
-from aurea.services.statistics import load_snapshot
+from aurea.services.scope import Scope, load_scoped_stats
+from aurea.services.statistics import registered_models
 from aurea.services.weights import append_weights, weights_in_force
 
 OPTIMIZED = "optimized"
@@ -28,15 +29,18 @@ class OptimizeResult:
     variation: dict[str, float]
     metrics_summary: dict[str, dict[str, Any]]
     history_id: int | None
+    window: str
 
 
-def optimize_weights(dry_run: bool = False) -> OptimizeResult:
-    """Propose weights from the data and, unless ``dry_run``, append them to weight_history."""
+def optimize_weights(scope: Scope, dry_run: bool = False) -> OptimizeResult:
+    """Propose weights from the window's data and, unless ``dry_run``, append them."""
     floor = current_app.config["AUREA_MIN_WEIGHT"]
     session = db.session() if dry_run else write_session()
     previous = weights_in_force(session)
-    snapshot = load_snapshot(session)
-    proposal = propose_weights(snapshot.stats, floor)
+    scoped = load_scoped_stats(session, scope, with_latency_bins=True)
+    stats = scoped.ordered()
+    registered = registered_models(session)
+    proposal = propose_weights(stats, floor)
 
     if proposal.weights is None:
         status, weights, history_id = UNCHANGED, previous.weights, previous.id
@@ -45,6 +49,7 @@ def optimize_weights(dry_run: bool = False) -> OptimizeResult:
     else:
         inputs = {
             "floor": floor,
+            "window": scope.window.name,
             "variation": proposal.variation,
             "previous_weights_id": previous.id,
             "models": {
@@ -54,7 +59,7 @@ def optimize_weights(dry_run: bool = False) -> OptimizeResult:
                     "average_latency": s.average_latency,
                     "average_cost": s.average_cost,
                 }
-                for s in snapshot.stats
+                for s in stats
             },
         }
         row = append_weights(session, proposal.weights, "optimize", inputs)
@@ -68,6 +73,7 @@ def optimize_weights(dry_run: bool = False) -> OptimizeResult:
         previous_weights=previous.weights,
         reason=proposal.reason,
         variation=proposal.variation,
-        metrics_summary=summarize(snapshot, weights),
+        metrics_summary=summarize(registered, scoped, weights, scope),
         history_id=history_id,
+        window=scope.window.name,
     )

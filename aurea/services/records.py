@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from aurea.clock import utcnow
-from aurea.database import write_session
+from aurea.clock import now
+from aurea.database import dialect_insert, write_session
 from aurea.models import RegisteredModel, RequestMetric
+from aurea.services.aggregates import add_to_aggregates, sum_rows
 
 
 def register_model(session: Session, name: str) -> None:
     """Register ``name`` unless it is already registered (safe under concurrency)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
-        dialect.insert(RegisteredModel)
-        .values(name=name, created_at=utcnow())
+        dialect_insert(session, RegisteredModel)
+        .values(name=name, created_at=now())
         .on_conflict_do_nothing(index_elements=[RegisteredModel.name])
     )
 
 
-def record_request(model: str, latency: float, cost: float, success: bool) -> str:
-    """Store one request's outcome; an unknown model is registered on the way.
+def record_request(
+    model: str, latency: float, cost: float, success: bool, task: str | None = None
+) -> str:
+    """Store one request's outcome and add it to the hourly aggregates, in one transaction.
 
-    Only inserts: totals are computed from the rows, so concurrent workers never
-    overwrite each other's counts.
+    An unknown model is registered on the way. Only inserts and atomic upserts:
+    concurrent workers never overwrite each other's counts.
     """
+    at = now()
     session = write_session()
     register_model(session, model)
     session.add(
-        RequestMetric(model=model, latency=latency, cost=cost, success=success, created_at=utcnow())
+        RequestMetric(
+            model=model, task=task, latency=latency, cost=cost, success=success, created_at=at
+        )
     )
+    add_to_aggregates(session, sum_rows([(model, task, latency, cost, success, at)]))
     session.commit()
     return model

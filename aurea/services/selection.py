@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from aurea.errors import NoModelsRegistered
 from aurea.extensions import db
 from aurea.scoring import Weights, best_score, score_models
-from aurea.services.statistics import load_snapshot
+from aurea.services.scope import Scope, load_scoped_stats
+from aurea.services.statistics import registered_models
 from aurea.services.weights import weights_in_force
 
 HIGHEST_SCORE = "highest_score"
@@ -20,16 +21,23 @@ class Selection:
     score: float | None
     weights: Weights
     reason: str
+    window: str
+    task: str | None
+    task_fallback: list[str]
 
 
-def select_model() -> Selection:
-    """Return the best-scoring model; with no data at all, the first registered model."""
+def select_model(scope: Scope) -> Selection:
+    """Return the best-scoring model in ``scope``; with no data, the first registered model."""
     session = db.session
     weights = weights_in_force(session).weights
-    snapshot = load_snapshot(session)
-    best = best_score(score_models(snapshot.stats, weights).values())
+    scoped = load_scoped_stats(session, scope)
+    best = best_score(score_models(scoped.ordered(), weights).values())
+    fallback = sorted(scoped.task_fallback)
     if best is not None:
-        return Selection(best.model, best.score, weights, HIGHEST_SCORE)
-    if not snapshot.registered:
+        return Selection(
+            best.model, best.score, weights, HIGHEST_SCORE, scope.window.name, scope.task, fallback
+        )
+    registered = registered_models(session)
+    if not registered:
         raise NoModelsRegistered("No models are registered; record a request first.")
-    return Selection(snapshot.registered[0], None, weights, NO_DATA)
+    return Selection(registered[0], None, weights, NO_DATA, scope.window.name, scope.task, fallback)

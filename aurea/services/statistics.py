@@ -1,53 +1,73 @@
-"""Queries that aggregate recorded requests into per-model statistics."""
+"""Per-model statistics of a window, read from the hourly aggregates only."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.models import RegisteredModel, RequestMetric
+from aurea.models import LatencyHistogramHourly, ModelStatsHourly, RegisteredModel
 from aurea.scoring import ModelStats
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """Every registered model, and the statistics of those with recorded requests."""
+class WindowStats:
+    """Statistics of the models with data in a window, for all tasks or one."""
 
-    registered: list[str]
-    stats: list[ModelStats]
+    stats: dict[str, ModelStats]
     last_updated: dict[str, datetime]
 
 
-def load_snapshot(session: Session) -> Snapshot:
-    """Aggregate recorded requests per model in the database, in one query."""
-    registered = list(
-        session.scalars(sa.select(RegisteredModel.name).order_by(RegisteredModel.name))
-    )
-    rows = session.execute(
-        sa.select(
-            RequestMetric.model,
-            sa.func.count(),
-            sa.func.sum(sa.case((RequestMetric.success, 1), else_=0)),
-            sa.func.avg(RequestMetric.latency),
-            sa.func.avg(RequestMetric.cost),
-            sa.func.max(RequestMetric.created_at),
-        )
-        .group_by(RequestMetric.model)
-        .order_by(RequestMetric.model)
-    )
-    stats, last_updated = [], {}
-    for model, count, successes, avg_latency, avg_cost, newest in rows:
-        stats.append(
-            ModelStats(
-                model=model,
-                total_requests=int(count),
-                successes=int(successes),
-                average_latency=float(avg_latency),
-                average_cost=float(avg_cost),
-            )
+def registered_models(session: Session) -> list[str]:
+    return list(session.scalars(sa.select(RegisteredModel.name).order_by(RegisteredModel.name)))
+
+
+def _in_window(query, model, since: datetime | None, task: str | None):
+    if since is not None:
+        query = query.where(model.bucket_start >= since)
+    if task is not None:
+        query = query.where(model.task == task)
+    return query
+
+
+def load_window_stats(
+    session: Session, since: datetime | None, task: str | None = None
+) -> WindowStats:
+    """Sum the hourly aggregates from ``since`` (None: all), for one task or all."""
+    s = ModelStatsHourly
+    query = sa.select(
+        s.model,
+        sa.func.sum(s.requests),
+        sa.func.sum(s.successes),
+        sa.func.sum(s.latency_sum),
+        sa.func.sum(s.cost_sum),
+        sa.func.max(s.last_recorded_at),
+    ).group_by(s.model)
+    stats, last_updated = {}, {}
+    for model, requests, successes, latency_sum, cost_sum, newest in session.execute(
+        _in_window(query, s, since, task)
+    ):
+        stats[model] = ModelStats(
+            model=model,
+            total_requests=int(requests),
+            successes=int(successes),
+            average_latency=float(latency_sum) / int(requests),
+            average_cost=float(cost_sum) / int(requests),
         )
         last_updated[model] = newest
-    return Snapshot(registered=registered, stats=stats, last_updated=last_updated)
+    return WindowStats(stats, last_updated)
+
+
+def load_latency_bins(
+    session: Session, since: datetime | None, task: str | None = None
+) -> dict[str, dict[int, int]]:
+    """Sum the hourly latency histograms from ``since``: model -> bin -> requests."""
+    h = LatencyHistogramHourly
+    query = sa.select(h.model, h.bin, sa.func.sum(h.requests)).group_by(h.model, h.bin)
+    bins: dict[str, dict[int, int]] = defaultdict(dict)
+    for model, k, requests in session.execute(_in_window(query, h, since, task)):
+        bins[model][int(k)] = int(requests)
+    return bins

@@ -24,8 +24,11 @@ def test_metrics_lists_seed_models_with_nulls_before_any_data(client):
         "success_rate": None,
         "average_latency": None,
         "average_cost": None,
+        "p50_latency": None,
+        "p95_latency": None,
         "score": None,
         "last_updated": None,
+        "window": "7d",
     }
 
 

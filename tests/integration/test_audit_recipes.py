@@ -12,6 +12,7 @@ from aurea.models import UTCDateTime
 from aurea.scoring import Weights
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
+from aurea.services.scope import Scope
 from aurea.services.weights import set_weights
 from tests.support.server import ROOT
 
@@ -39,7 +40,7 @@ def history(app):
         set_weights(Weights(0.5, 0.3, 0.2))
         record_request("gpt-4", 1.0, 0.01, True)
         record_request("gpt-3.5-turbo", 1.0, 0.03, False)
-        optimize_weights()
+        optimize_weights(Scope.from_request())
         yield start
         db.session.remove()
 

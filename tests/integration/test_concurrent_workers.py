@@ -40,7 +40,9 @@ def send_share(base_url: str, client_index: int) -> list[int]:
 def probe_metrics(base_url: str, probe: int) -> tuple[int, dict]:
     # A new connection per probe, so the probes spread over the workers.
     response = requests.get(
-        f"{base_url}/router/metrics?probe={probe}", headers={"Connection": "close"}, timeout=30
+        f"{base_url}/router/metrics",
+        headers={"Connection": "close", "X-Probe": str(probe)},
+        timeout=30,
     )
     assert response.status_code == 200
     return probe, response.json()
@@ -61,7 +63,12 @@ def test_concurrent_records_on_four_workers_are_all_counted_by_every_worker(
         database_url,
         workers=WORKERS,
         log_dir=tmp_path,
-        extra_args=["--access-logfile", str(access_log), "--access-logformat", "%(p)s %(q)s"],
+        extra_args=[
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(p)s probe=%({x-probe}i)s",
+        ],
     ) as base_url:
         with ThreadPoolExecutor(CLIENTS) as pool:
             statuses = [

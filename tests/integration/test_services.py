@@ -12,6 +12,7 @@ from aurea.scoring import Weights
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
+from aurea.services.scope import Scope
 from aurea.services.selection import select_model
 from aurea.services.weights import current_weights, set_weights
 
@@ -42,7 +43,7 @@ def test_record_registers_unknown_model_once(ctx):
         sa.select(RegisteredModel.name).where(RegisteredModel.name == "new-model")
     ).all()
     assert names == ["new-model"]
-    assert metrics_summary()["new-model"]["total_requests"] == 2
+    assert metrics_summary(Scope.from_request())["new-model"]["total_requests"] == 2
 
 
 def test_set_weights_appends_manual_row_pointing_at_previous(ctx):
@@ -62,7 +63,7 @@ def test_set_weights_not_summing_to_one_stores_nothing(ctx):
 def test_optimize_stores_its_inputs_for_auditors(ctx):
     record_request("a", 1.0, 0.01, True)
     record_request("b", 1.0, 0.03, False)
-    result = optimize_weights()
+    result = optimize_weights(Scope.from_request())
     row = history()[-1]
     assert row.source == "optimize"
     assert row.id == result.history_id
@@ -73,10 +74,10 @@ def test_optimize_stores_its_inputs_for_auditors(ctx):
 
 
 def test_optimize_dry_run_and_unchanged_store_nothing(ctx):
-    optimize_weights()  # no data: unchanged
+    optimize_weights(Scope.from_request())  # no data: unchanged
     record_request("a", 1.0, 0.01, True)
     record_request("b", 1.0, 0.03, False)
-    assert optimize_weights(dry_run=True).status == "proposed"
+    assert optimize_weights(Scope.from_request(), dry_run=True).status == "proposed"
     assert len(history()) == 1
 
 
@@ -86,7 +87,7 @@ def test_optimize_respects_configured_floor(app):
         record_request("a", 1.0, 0.01, True)
         record_request("b", 1.0, 0.03, True)
         # only cost varies: cost gets everything above the floors
-        weights = optimize_weights().weights
+        weights = optimize_weights(Scope.from_request()).weights
     assert weights.cost == pytest.approx(0.6)
     assert weights.quality == pytest.approx(0.2)
     assert weights.latency == pytest.approx(0.2)
@@ -95,14 +96,14 @@ def test_optimize_respects_configured_floor(app):
 def test_select_breaks_score_ties_by_name(ctx):
     record_request("zeta", 1.0, 0.01, True)
     record_request("alpha", 1.0, 0.01, True)
-    chosen = select_model()
+    chosen = select_model(Scope.from_request())
     assert chosen.selected_model == "alpha"
     assert chosen.score == pytest.approx(1.0)
 
 
 def test_models_without_data_do_not_compete_once_any_model_has_data(ctx):
     record_request("only-one", 5.0, 1.0, False)
-    chosen = select_model()
+    chosen = select_model(Scope.from_request())
     assert chosen.selected_model == "only-one"
     # alone it gets full cost and latency scores, and quality 0
     assert chosen.score == pytest.approx(0.33 + 0.33)

@@ -8,6 +8,7 @@ from aurea.scoring import Weights
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
+from aurea.services.scope import Scope
 from aurea.services.weights import set_weights
 
 
@@ -37,8 +38,8 @@ def test_pragmas_make_sqlite_durable_and_concurrent(begins):
 
 
 def test_write_services_begin_immediate_even_after_a_read(begins):
-    metrics_summary()  # leaves a read transaction open
+    metrics_summary(Scope.from_request())  # leaves a read transaction open
     record_request("gpt-4", 0.5, 0.01, True)
     set_weights(Weights(0.4, 0.4, 0.2))
-    optimize_weights()
+    optimize_weights(Scope.from_request())
     assert begins == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]

@@ -1,0 +1,199 @@
+"""Hourly aggregates: kept up to date on every write, rebuilt from raw rows on demand,
+and the raw rows pruned once old enough."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from aurea.clock import floor_to_hour, now
+from aurea.database import dialect_insert, write_session
+from aurea.histogram import bin_of
+from aurea.models import NO_TASK, LatencyHistogramHourly, ModelStatsHourly, RequestMetric
+
+STATS_KEY = ("bucket_start", "model", "task")
+HISTOGRAM_KEY = (*STATS_KEY, "bin")
+INSERT_CHUNK = 1000
+
+
+@dataclass
+class BucketSums:
+    """What one (hour, model, task) bucket adds up to."""
+
+    requests: int = 0
+    successes: int = 0
+    latency_sum: float = 0.0
+    cost_sum: float = 0.0
+    last_recorded_at: datetime | None = None
+    bins: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, latency: float, cost: float, success: bool, at: datetime) -> None:
+        self.requests += 1
+        self.successes += int(success)
+        self.latency_sum += latency
+        self.cost_sum += cost
+        if self.last_recorded_at is None or at > self.last_recorded_at:
+            self.last_recorded_at = at
+        self.bins[bin_of(latency)] += 1
+
+
+Key = tuple[datetime, str, str]
+
+
+def bucket_key(model: str, task: str | None, at: datetime) -> Key:
+    return (floor_to_hour(at), model, task or NO_TASK)
+
+
+def sum_rows(rows: Iterable[tuple[str, str | None, float, float, bool, datetime]]) -> dict:
+    """Group (model, task, latency, cost, success, created_at) rows into hourly buckets."""
+    buckets: dict[Key, BucketSums] = defaultdict(BucketSums)
+    for model, task, latency, cost, success, at in rows:
+        buckets[bucket_key(model, task, at)].add(latency, cost, success, at)
+    return buckets
+
+
+def _stats_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
+    for (bucket_start, model, task), sums in sorted(buckets.items()):
+        yield {
+            "bucket_start": bucket_start,
+            "model": model,
+            "task": task,
+            "requests": sums.requests,
+            "successes": sums.successes,
+            "latency_sum": sums.latency_sum,
+            "cost_sum": sums.cost_sum,
+            "last_recorded_at": sums.last_recorded_at,
+        }
+
+
+def _histogram_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
+    for (bucket_start, model, task), sums in sorted(buckets.items()):
+        for k, count in sorted(sums.bins.items()):
+            yield {
+                "bucket_start": bucket_start,
+                "model": model,
+                "task": task,
+                "bin": k,
+                "requests": count,
+            }
+
+
+def add_to_aggregates(session: Session, buckets: dict[Key, BucketSums]) -> None:
+    """Add bucket sums to the stored aggregates with atomic upserts (the caller commits).
+
+    Keys are applied in sorted order, so concurrent writers lock rows in the same
+    order and cannot deadlock.
+    """
+    stats = dialect_insert(session, ModelStatsHourly)
+    table = ModelStatsHourly.__table__.c
+    newest = stats.excluded.last_recorded_at
+    stats = stats.on_conflict_do_update(
+        index_elements=list(STATS_KEY),
+        set_={
+            "requests": table.requests + stats.excluded.requests,
+            "successes": table.successes + stats.excluded.successes,
+            "latency_sum": table.latency_sum + stats.excluded.latency_sum,
+            "cost_sum": table.cost_sum + stats.excluded.cost_sum,
+            "last_recorded_at": sa.case(
+                (newest > table.last_recorded_at, newest), else_=table.last_recorded_at
+            ),
+        },
+    )
+    histogram = dialect_insert(session, LatencyHistogramHourly)
+    histogram = histogram.on_conflict_do_update(
+        index_elements=list(HISTOGRAM_KEY),
+        set_={
+            "requests": LatencyHistogramHourly.__table__.c.requests + histogram.excluded.requests
+        },
+    )
+    for row in _stats_rows(buckets):
+        session.execute(stats, row)
+    for row in _histogram_rows(buckets):
+        session.execute(histogram, row)
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    raw_rows: int
+    since: datetime | None
+    stats_rows: int
+    histogram_rows: int
+
+
+def rebuild_aggregates(chunk_rows: int = 10_000) -> RebuildReport:
+    """Recompute the aggregates of every hour that still has raw rows.
+
+    Hours older than the oldest raw row keep their aggregates: their raw rows were
+    pruned, and the aggregates are all that is left of them.
+    """
+    session = write_session()
+    first = session.scalar(sa.select(sa.func.min(RequestMetric.created_at)))
+    if first is None:
+        session.rollback()
+        return RebuildReport(0, None, 0, 0)
+    since = floor_to_hour(first)
+    rows = session.execute(
+        sa.select(
+            RequestMetric.model,
+            RequestMetric.task,
+            RequestMetric.latency,
+            RequestMetric.cost,
+            RequestMetric.success,
+            RequestMetric.created_at,
+        ).execution_options(yield_per=chunk_rows)
+    )
+    raw_rows = 0
+
+    def counted(rows):
+        nonlocal raw_rows
+        for row in rows:
+            raw_rows += 1
+            yield row
+
+    buckets = sum_rows(counted(rows))
+    for model in (ModelStatsHourly, LatencyHistogramHourly):
+        session.execute(sa.delete(model).where(model.bucket_start >= since))
+    stats_rows = list(_stats_rows(buckets))
+    histogram_rows = list(_histogram_rows(buckets))
+    for model, values in ((ModelStatsHourly, stats_rows), (LatencyHistogramHourly, histogram_rows)):
+        for start in range(0, len(values), INSERT_CHUNK):
+            session.execute(sa.insert(model), values[start : start + INSERT_CHUNK])
+    session.commit()
+    return RebuildReport(raw_rows, since, len(stats_rows), len(histogram_rows))
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    cutoff: datetime
+    deleted: int
+    batches: int
+
+
+def prune_raw_rows(older_than: timedelta, batch_size: int = 5_000) -> PruneReport:
+    """Delete raw rows recorded before the hour ``older_than`` ago, a batch per transaction.
+
+    The cutoff is a whole hour, so every hourly aggregate either keeps all its raw
+    rows or none, and a later rebuild recomputes whole hours only. Aggregates stay.
+    """
+    cutoff = floor_to_hour(now() - older_than)
+    deleted = batches = 0
+    while True:
+        session = write_session()
+        ids = session.scalars(
+            sa.select(RequestMetric.id)
+            .where(RequestMetric.created_at < cutoff)
+            .order_by(RequestMetric.id)
+            .limit(batch_size)
+        ).all()
+        if not ids:
+            session.rollback()
+            return PruneReport(cutoff, deleted, batches)
+        session.execute(sa.delete(RequestMetric).where(RequestMetric.id.in_(ids)))
+        session.commit()
+        deleted += len(ids)
+        batches += 1
