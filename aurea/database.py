@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -78,10 +77,3 @@ def write_session() -> Session:
         session.rollback()
     session.connection(execution_options={WRITE_OPTION: True})
     return session
-
-
-def dialect_insert(session: Session, model) -> Any:
-    """Return an INSERT for ``model`` that supports ON CONFLICT on this session's database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from aurea import create_app
+from aurea.clock import FrozenClock
 from aurea.extensions import db
 from config import MIGRATIONS_DIR, TestingConfig, normalize_database_url
 
@@ -31,10 +33,14 @@ def postgres_base_url() -> str:
 
 
 def with_search_path(url: str, schema: str) -> str:
-    """Return ``url`` with every connection's search_path set to ``schema``."""
+    """Return ``url`` with every connection's search_path set to ``schema``.
+
+    Commits do not wait for the WAL flush (synchronous_commit=off): that only
+    matters if PostgreSQL itself crashes, and it keeps the suite fast.
+    """
     return (
         make_url(url)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .update_query_dict({"options": f"-csearch_path={schema} -csynchronous_commit=off"})
         .render_as_string(hide_password=False)
     )
 
@@ -107,3 +113,19 @@ def record(client):
         assert response.status_code == 200, response.get_json()
 
     return _record
+
+
+@pytest.fixture
+def clock(app):
+    """Freeze the application's clock at 2026-06-15 10:20 UTC; tests move it."""
+    frozen = FrozenClock(datetime(2026, 6, 15, 10, 20, tzinfo=UTC))
+    app.config["AUREA_CLOCK"] = frozen
+    return frozen
+
+
+@pytest.fixture
+def ctx(app):
+    """Run the test body inside an application context."""
+    with app.app_context():
+        yield app
+        db.session.remove()

@@ -17,13 +17,6 @@ from aurea.services.selection import select_model
 from aurea.services.weights import current_weights, set_weights
 
 
-@pytest.fixture
-def ctx(app):
-    with app.app_context():
-        yield
-        db.session.remove()
-
-
 def history() -> list[WeightHistory]:
     return db.session.scalars(sa.select(WeightHistory).order_by(WeightHistory.id)).all()
 

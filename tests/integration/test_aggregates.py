@@ -1,0 +1,113 @@
+"""Hourly aggregates: maintained on write, equal to a rebuild, the only thing reads use."""
+
+import random
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from aurea.extensions import db
+from aurea.models import LatencyHistogramHourly, ModelStatsHourly, RequestMetric
+from aurea.services.aggregates import rebuild_aggregates
+from aurea.services.metrics import metrics_summary
+from aurea.services.optimize import optimize_weights
+from aurea.services.records import record_request
+from aurea.services.scope import Scope
+from aurea.services.selection import select_model
+
+MODELS = ["gpt-4", "gpt-3.5-turbo", "claude-3-opus", "local-llama"]
+TASKS = [None, "code", "summarize"]
+
+
+def aggregate_tables() -> tuple[dict, dict]:
+    stats = {
+        (r.bucket_start, r.model, r.task): (
+            r.requests,
+            r.successes,
+            r.latency_sum,
+            r.cost_sum,
+            r.last_recorded_at,
+        )
+        for r in db.session.scalars(sa.select(ModelStatsHourly))
+    }
+    bins = {
+        (r.bucket_start, r.model, r.task, r.bin): r.requests
+        for r in db.session.scalars(sa.select(LatencyHistogramHourly))
+    }
+    return stats, bins
+
+
+def record_random_rows(clock, count: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    for _ in range(count):
+        clock.advance(seconds=rng.uniform(0, 90))  # ~50 hours for 4,000 rows
+        record_request(
+            rng.choice(MODELS),
+            latency=rng.lognormvariate(-0.5, 0.8),
+            cost=rng.uniform(0, 0.05),
+            success=rng.random() < 0.9,
+            task=rng.choice(TASKS),
+        )
+
+
+def test_incremental_aggregates_equal_a_rebuild_from_raw_rows(ctx, clock):
+    record_random_rows(clock, 2500)
+    incremental_stats, incremental_bins = aggregate_tables()
+    assert len({key[0] for key in incremental_stats}) > 24, "rows should span many hours"
+
+    report = rebuild_aggregates()
+    db.session.remove()
+    rebuilt_stats, rebuilt_bins = aggregate_tables()
+
+    assert report.raw_rows == 2500
+    assert rebuilt_bins == incremental_bins
+    assert rebuilt_stats.keys() == incremental_stats.keys()
+    for key, (n, ok, latency_sum, cost_sum, last) in rebuilt_stats.items():
+        inc = incremental_stats[key]
+        assert (n, ok, last) == (inc[0], inc[1], inc[4]), key
+        # Floating sums added in another order differ in the last bits only.
+        assert latency_sum == pytest.approx(inc[2], rel=1e-9)
+        assert cost_sum == pytest.approx(inc[3], rel=1e-9)
+    assert sum(v[0] for v in rebuilt_stats.values()) == 2500
+
+
+def test_rebuild_restores_aggregates_that_were_lost(ctx, clock):
+    record_random_rows(clock, 200)
+    before = aggregate_tables()
+    db.session.execute(sa.delete(ModelStatsHourly))
+    db.session.execute(sa.delete(LatencyHistogramHourly))
+    db.session.commit()
+    rebuild_aggregates()
+    db.session.remove()
+    after = aggregate_tables()
+    assert after[1] == before[1]
+    assert {k: v[:2] for k, v in after[0].items()} == {k: v[:2] for k, v in before[0].items()}
+
+
+def test_reads_use_aggregates_only_and_never_scan_raw_rows(ctx, clock):
+    record_request("gpt-4", 0.8, 0.03, True)
+    record_request("gpt-3.5-turbo", 0.3, 0.002, True, task="code")
+    scope = Scope.from_request(task="code")
+    expected = (select_model(scope), metrics_summary(scope))
+
+    statements = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    # With the raw rows gone, reads must answer exactly as before.
+    db.session.execute(sa.delete(RequestMetric))
+    db.session.commit()
+    statements.clear()
+    assert (select_model(scope), metrics_summary(scope)) == expected
+    optimize_weights(Scope.from_request(), dry_run=True)
+    assert statements and not any("request_metrics" in s for s in statements)
+
+
+def test_record_adds_to_the_hour_bucket_of_its_timestamp(ctx, clock):
+    record_request("gpt-4", 0.5, 0.01, True, task="code")
+    clock.advance(minutes=30)  # 10:50, same hour
+    record_request("gpt-4", 1.5, 0.03, False, task="code")
+    clock.advance(minutes=15)  # 11:05, next hour
+    record_request("gpt-4", 1.0, 0.02, True)
+    stats, _ = aggregate_tables()
+    hour = clock.current.replace(minute=0, second=0, microsecond=0)
+    assert stats[(hour - timedelta(hours=1), "gpt-4", "code")][:4] == (2, 1, 2.0, 0.04)
+    assert stats[(hour, "gpt-4", "")][:2] == (1, 1)
