@@ -106,7 +106,6 @@ class ScopeArgsSchema(StrictSchema):
     window = window_field()
     task = task_field()
     min_requests = fields.Integer(
-        strict=True,
         validate=validate.Range(min=1),
         metadata={
             "description": "Task rows a model needs in the window for its task statistics to "

@@ -105,11 +105,13 @@ def runner(app):
 def record(client):
     """Record one request through the API and assert it was acknowledged."""
 
-    def _record(model: str, latency: float, cost: float, success: bool = True) -> None:
-        response = client.post(
-            "/router/record",
-            json={"model": model, "latency": latency, "cost": cost, "success": success},
-        )
+    def _record(
+        model: str, latency: float, cost: float, success: bool = True, task: str | None = None
+    ) -> None:
+        body = {"model": model, "latency": latency, "cost": cost, "success": success}
+        if task is not None:
+            body["task"] = task
+        response = client.post("/router/record", json=body)
         assert response.status_code == 200, response.get_json()
 
     return _record

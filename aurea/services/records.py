@@ -10,7 +10,6 @@ from aurea.database import write_session
 from aurea.models import RequestMetric, UTCDateTime
 from aurea.services.aggregates import add_to_aggregates, sum_rows
 
-
 # Core statements on the tables (not the ORM classes): compiled once and cached.
 RAW_INSERT = sa.insert(RequestMetric.__table__)
 # Same SQL on PostgreSQL and SQLite; see aggregates.STATS_UPSERT for why it is text.
