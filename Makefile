@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test migrate lint venv clean
+.PHONY: run test bench migrate lint venv clean
 
 # (Re)create the virtualenv when it is missing or broken (e.g. its Python moved),
 # and reinstall whenever requirements.txt changes.
@@ -27,6 +27,13 @@ run: migrate
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Speed beside a hello-world yardstick; PostgreSQL too when AUREA_BENCH_POSTGRES_URL is set.
+bench: venv
+	@command -v wrk >/dev/null || { echo "installing wrk"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
+	$(BIN)/python -m bench.run
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -46,6 +46,9 @@ class Config:
     AUREA_WINDOW = os.environ.get("AUREA_WINDOW", "7d")
     # Task rows a model needs in the window before its task statistics replace its global ones.
     AUREA_MIN_REQUESTS = int(_float_env("AUREA_MIN_REQUESTS", 1))
+    # Seconds a worker may reuse a computed select/metrics answer (0: never). Writes
+    # through the same worker clear it at once; other workers' writes show within this bound.
+    AUREA_CACHE_SECONDS = _float_env("AUREA_CACHE_SECONDS", 1.0)
     # Request bodies above this size are refused with 413 before being parsed.
     MAX_CONTENT_LENGTH = int(_float_env("AUREA_MAX_BODY_BYTES", 1024 * 1024))
 
@@ -67,4 +70,6 @@ class TestingConfig(Config):
     """Configuration for the test suite; the database URL is set per test."""
 
     TESTING = True
+    # Tests check each answer right after each write; tests of the cache turn it on.
+    AUREA_CACHE_SECONDS = 0.0
     SQLALCHEMY_DATABASE_URI = "sqlite://"

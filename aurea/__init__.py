@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from aurea.api import register_blueprints
+from aurea.cache import init_cache
 from aurea.cli import aurea_cli
 from aurea.database import engine_options, init_database
 from aurea.errors import register_error_handlers
@@ -45,5 +46,6 @@ def register_extensions(app: Flask) -> None:
         engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["AUREA_DB_TIMEOUT"]),
     )
     db.init_app(app)
+    init_cache(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     init_database(app)

@@ -63,7 +63,7 @@ def sum_rows(rows: Iterable[tuple[str, str | None, float, float, bool, datetime]
     return buckets
 
 
-def _stats_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
+def stats_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
     for (bucket_start, model, task), sums in sorted(buckets.items()):
         yield {
             "bucket_start": bucket_start,
@@ -77,7 +77,7 @@ def _stats_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
         }
 
 
-def _histogram_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
+def histogram_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
     for (bucket_start, model, task), sums in sorted(buckets.items()):
         for k, count in sorted(sums.bins.items()):
             yield {
@@ -130,8 +130,8 @@ def add_to_aggregates(session: Session, buckets: dict[Key, BucketSums]) -> None:
     Keys are applied in sorted order, so concurrent writers lock rows in the same
     order and cannot deadlock.
     """
-    session.execute(STATS_UPSERT, list(_stats_rows(buckets)))
-    session.execute(HISTOGRAM_UPSERT, list(_histogram_rows(buckets)))
+    session.execute(STATS_UPSERT, list(stats_rows(buckets)))
+    session.execute(HISTOGRAM_UPSERT, list(histogram_rows(buckets)))
 
 
 @dataclass(frozen=True)
@@ -175,13 +175,13 @@ def rebuild_aggregates(chunk_rows: int = 10_000) -> RebuildReport:
     buckets = sum_rows(counted(rows))
     for model in (ModelStatsHourly, LatencyHistogramHourly):
         session.execute(sa.delete(model).where(model.bucket_start >= since))
-    stats_rows = list(_stats_rows(buckets))
-    histogram_rows = list(_histogram_rows(buckets))
-    for model, values in ((ModelStatsHourly, stats_rows), (LatencyHistogramHourly, histogram_rows)):
+    new_stats = list(stats_rows(buckets))
+    new_bins = list(histogram_rows(buckets))
+    for model, values in ((ModelStatsHourly, new_stats), (LatencyHistogramHourly, new_bins)):
         for start in range(0, len(values), INSERT_CHUNK):
             session.execute(sa.insert(model), values[start : start + INSERT_CHUNK])
     session.commit()
-    return RebuildReport(raw_rows, since, len(stats_rows), len(histogram_rows))
+    return RebuildReport(raw_rows, since, len(new_stats), len(new_bins))
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aurea.cache import read_cache
 from aurea.extensions import db
 from aurea.histogram import percentile
 from aurea.scoring import Weights, score_models
-from aurea.services.scope import Scope, ScopedStats, load_scoped_stats
+from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import registered_models
 from aurea.services.weights import weights_in_force
 
@@ -51,7 +52,14 @@ def summarize(
 
 
 def metrics_summary(scope: Scope) -> dict[str, dict[str, Any]]:
-    """Return the metrics of every registered model in ``scope`` under the weights in force."""
+    """Return the metrics of every registered model in ``scope`` under the weights in force.
+
+    Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.cache).
+    """
+    return read_cache().get_or_compute(cache_key("metrics", scope), lambda: _summary(scope))
+
+
+def _summary(scope: Scope) -> dict[str, dict[str, Any]]:
     session = db.session
     weights = weights_in_force(session).weights
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)

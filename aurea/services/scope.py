@@ -35,6 +35,11 @@ class Scope:
         )
 
 
+def cache_key(kind: str, scope: Scope) -> tuple:
+    """Key a cached answer by what it depends on, including the window's first hour."""
+    return (kind, scope.window.name, scope.window.start(now()), scope.task, scope.min_requests)
+
+
 @dataclass(frozen=True)
 class ScopedStats:
     """The statistics each model is scored on in a scope, and where they came from."""

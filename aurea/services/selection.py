@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aurea.cache import read_cache
 from aurea.errors import NoModelsRegistered
 from aurea.extensions import db
 from aurea.scoring import Weights, best_score, score_models
-from aurea.services.scope import Scope, load_scoped_stats
+from aurea.services.scope import Scope, cache_key, load_scoped_stats
 from aurea.services.statistics import registered_models
 from aurea.services.weights import weights_in_force
 
@@ -27,7 +28,14 @@ class Selection:
 
 
 def select_model(scope: Scope) -> Selection:
-    """Return the best-scoring model in ``scope``; with no data, the first registered model."""
+    """Return the best-scoring model in ``scope``; with no data, the first registered model.
+
+    Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.cache).
+    """
+    return read_cache().get_or_compute(cache_key("select", scope), lambda: _select(scope))
+
+
+def _select(scope: Scope) -> Selection:
     session = db.session
     weights = weights_in_force(session).weights
     scoped = load_scoped_stats(session, scope)

@@ -1,0 +1,62 @@
+"""A short-lived, per-process cache of read results (select, metrics).
+
+Reads sum hourly aggregates; under load the same answer is computed many times a
+second. Each gunicorn worker keeps answers for ``AUREA_CACHE_SECONDS`` (default 1 s;
+0 turns caching off). A write made through this worker clears its cache at once;
+a write made through another worker is seen here at most that many seconds later.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from flask_sqlalchemy.session import Session
+
+T = TypeVar("T")
+MAX_ENTRIES = 256
+
+
+class ReadCache:
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._entries: dict[Hashable, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+        self.clock: Callable[[], float] = time.monotonic
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if self.ttl <= 0:
+            return compute()
+        now = self.clock()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()  # bounded: clients choose tasks and parameters
+            self._entries[key] = (now + self.ttl, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def init_cache(app) -> None:
+    app.extensions["aurea_read_cache"] = ReadCache(app.config["AUREA_CACHE_SECONDS"])
+
+
+def read_cache() -> ReadCache:
+    return current_app.extensions["aurea_read_cache"]
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _clear_after_commit(_session) -> None:
+    """Every commit is a write (reads never commit): drop this worker's cached answers."""
+    if has_app_context() and "aurea_read_cache" in current_app.extensions:
+        read_cache().clear()

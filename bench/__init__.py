@@ -1,0 +1,1 @@
+"""`make bench`: speed of the real service beside a trivial yardstick, in one run."""

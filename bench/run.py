@@ -1,0 +1,250 @@
+"""Measure Aurea under gunicorn with wrk, beside a hello-world yardstick in the same run.
+
+For each database (SQLite, and PostgreSQL when AUREA_BENCH_POSTGRES_URL is set) and each
+size (1,000 and 1,000,000 preloaded rows over 5 models and 90 days) it starts gunicorn with
+the production config (2 workers), warms up, and takes the median of 3 wrk runs per
+endpoint. It writes bench/results.md and bench/results.json and prints the table. It never
+fails on a number: it reports.
+
+Environment: BENCH_DURATION (seconds per run, default 5), BENCH_CONNECTIONS (default 8),
+BENCH_SIZES (default "1000,1000000").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bench.load import bulk_load
+from config import normalize_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "work"
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,1000000").split(",")]
+WORKERS = 2
+ENDPOINTS = [
+    ("yardstick", "GET", "/bench/hello"),
+    ("select", "GET", "/router/select"),
+    ("metrics", "GET", "/router/metrics"),
+    ("record", "POST", "/router/record"),
+]
+
+
+def database_urls() -> dict[str, str]:
+    urls = {"sqlite": "sqlite"}
+    if os.environ.get("AUREA_BENCH_POSTGRES_URL"):
+        urls["postgresql"] = normalize_database_url(os.environ["AUREA_BENCH_POSTGRES_URL"])
+    return urls
+
+
+def fresh_database(kind: str, base: str) -> tuple[str, callable]:
+    """Return a URL to an empty database and a function that removes it."""
+    if kind == "sqlite":
+        WORK.mkdir(parents=True, exist_ok=True)
+        path = WORK / f"bench-{uuid.uuid4().hex[:8]}.db"
+        return f"sqlite:///{path}", lambda: [
+            p.unlink(missing_ok=True) for p in WORK.glob(path.name + "*")
+        ]
+    schema = f"aurea_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+
+    def drop():
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+    return url.render_as_string(hide_password=False), drop
+
+
+def migrate(url: str) -> None:
+    env = {**os.environ, "AUREA_DATABASE_URL": url}
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def start_gunicorn(url: str, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "AUREA_DATABASE_URL": url,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(WORKERS),
+        "AUREA_ACCESS_LOG": "/dev/null",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "bench.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/bench/hello", timeout=1).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def worker_peak_rss_mb(master: int) -> float:
+    peaks = []
+    for pid in subprocess.run(
+        ["pgrep", "-P", str(master)], capture_output=True, text=True
+    ).stdout.split():
+        status = Path(f"/proc/{pid}/status").read_text()
+        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+    return max(peaks, default=0.0)
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, method: str, duration: int) -> dict:
+    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", url]
+    if method == "POST":
+        args[1:1] = ["-s", str(ROOT / "bench" / "record.lua")]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    latency = {
+        p: float(v) * _UNITS[u]
+        for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    }
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency.get("50"),
+        "p99_ms": latency.get("99"),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def measure(base_url: str, method: str, path: str) -> dict:
+    wrk(base_url + path, method, 1)  # warm-up
+    runs = [wrk(base_url + path, method, DURATION) for _ in range(3)]
+    median = sorted(runs, key=lambda r: r["rps"])[1]
+    return {**median, "runs_rps": [r["rps"] for r in runs]}
+
+
+def bench_one(kind: str, base: str, size: int, port: int) -> dict:
+    url, drop = fresh_database(kind, base)
+    try:
+        migrate(url)
+        started = time.monotonic()
+        engine = sa.create_engine(normalize_database_url(url))
+        bulk_load(engine, size)
+        engine.dispose()
+        load_seconds = time.monotonic() - started
+        process = start_gunicorn(url, port)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            results = {name: measure(base_url, method, path) for name, method, path in ENDPOINTS}
+            peak = worker_peak_rss_mb(process.pid)
+        finally:
+            stop(process)
+    finally:
+        drop()
+    yard = results["yardstick"]["rps"]
+    for name, r in results.items():
+        r["ratio"] = r["rps"] / yard if yard else None
+    return {
+        "database": kind,
+        "rows": size,
+        "load_seconds": load_seconds,
+        "peak_worker_rss_mb": peak,
+        "endpoints": results,
+    }
+
+
+def table(runs: list[dict]) -> str:
+    lines = [
+        "| database | rows | endpoint | req/s | ratio to yardstick | p50 ms | p99 ms | non-2xx |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        for name, r in run["endpoints"].items():
+            lines.append(
+                f"| {run['database']} | {run['rows']:,} | {name} | {r['rps']:,.0f} | "
+                f"{r['ratio']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+            )
+    lines += [
+        "",
+        "| database | rows | peak RSS per worker (MB) | bulk load (s) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run['database']} | {run['rows']:,} | {run['peak_worker_rss_mb']:.1f} | {run['load_seconds']:.1f} |"
+        )
+    by = {(r["database"], r["rows"]): r for r in runs}
+    lines += [
+        "",
+        "| database | endpoint | req/s at largest / at smallest size |",
+        "| --- | --- | ---: |",
+    ]
+    for kind in dict.fromkeys(r["database"] for r in runs):
+        small, large = by.get((kind, min(SIZES))), by.get((kind, max(SIZES)))
+        if small and large and small is not large:
+            for name in ("select", "metrics"):
+                ratio = large["endpoints"][name]["rps"] / small["endpoints"][name]["rps"]
+                lines.append(f"| {kind} | {name} | {ratio:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (make bench installs it with apt-get)")
+    runs = []
+    port = 18000 + os.getpid() % 1000
+    for kind, base in database_urls().items():
+        for size in SIZES:
+            print(f"bench: {kind}, {size:,} rows ...", flush=True)
+            runs.append(bench_one(kind, base, size, port))
+    meta = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "make bench",
+        "workers": WORKERS,
+        "connections": CONNECTIONS,
+        "duration_s": DURATION,
+        "cpus": os.cpu_count(),
+    }
+    (ROOT / "bench" / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
+    text = (
+        f"# Benchmark results\n\n{meta['when']}, `make bench`: {WORKERS} gunicorn workers, "
+        f"wrk with {CONNECTIONS} connections, median of 3 runs of {DURATION} s after a warm-up, "
+        f"{meta['cpus']} CPUs.\n\n" + table(runs) + "\n"
+    )
+    (ROOT / "bench" / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
