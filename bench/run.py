@@ -173,7 +173,7 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
     finally:
         drop()
     yard = results["yardstick"]["rps"]
-    for name, r in results.items():
+    for r in results.values():
         r["ratio"] = r["rps"] / yard if yard else None
     return {
         "database": kind,
@@ -201,9 +201,8 @@ def table(runs: list[dict]) -> str:
         "| --- | ---: | ---: | ---: |",
     ]
     for run in runs:
-        lines.append(
-            f"| {run['database']} | {run['rows']:,} | {run['peak_worker_rss_mb']:.1f} | {run['load_seconds']:.1f} |"
-        )
+        peak, load = run["peak_worker_rss_mb"], run["load_seconds"]
+        lines.append(f"| {run['database']} | {run['rows']:,} | {peak:.1f} | {load:.1f} |")
     by = {(r["database"], r["rows"]): r for r in runs}
     lines += [
         "",
