@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from aurea.api import register_blueprints
+from aurea.auth import log_open_mode
 from aurea.cache import init_cache
 from aurea.cli import aurea_cli
 from aurea.database import engine_options, init_database
@@ -28,6 +29,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     register_blueprints(app, Api(app))
     register_error_handlers(app)
     app.cli.add_command(aurea_cli)
+    log_open_mode(app)
     return app
 
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import getpass
+
 import click
 from flask.cli import AppGroup
 
+from aurea.errors import AureaError
+from aurea.models import TOKEN_ROLES
 from aurea.scoring import Weights
+from aurea.services import tokens as token_service
 from aurea.services.aggregates import prune_raw_rows, rebuild_aggregates
 from aurea.services.optimize import OPTIMIZED, optimize_weights
 from aurea.services.scope import Scope
 from aurea.windows import WINDOWS, parse_age
 
 aurea_cli = AppGroup("aurea", help="Aurea maintenance commands.")
+tokens_cli = AppGroup("tokens", help="API tokens: create, list, revoke.")
+aurea_cli.add_command(tokens_cli)
+
+
+def cli_actor() -> str:
+    """Name the person at the terminal in weight_history."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
 
 
 def _format(weights: Weights) -> str:
@@ -25,7 +40,7 @@ def _format(weights: Weights) -> str:
 )
 def optimize_command(dry_run: bool, window: str | None) -> None:
     """Re-tune the weights from each criterion's variation across models (run weekly)."""
-    result = optimize_weights(Scope.from_request(window=window), dry_run=dry_run)
+    result = optimize_weights(Scope.from_request(window=window), dry_run=dry_run, actor=cli_actor())
     click.echo(f"status:    {result.status}")
     click.echo(f"window:    {result.window}")
     click.echo(f"old:       {_format(result.previous_weights)}")
@@ -69,3 +84,35 @@ def prune_command(older_than, batch_size: int) -> None:
         f"deleted {report.deleted} raw rows recorded before {report.cutoff.isoformat()} "
         f"in {report.batches} batches; aggregates kept"
     )
+
+
+@tokens_cli.command("create")
+@click.option("--name", required=True, help="Who or what uses it; shown in audit logs.")
+@click.option("--role", required=True, type=click.Choice(TOKEN_ROLES))
+def tokens_create(name: str, role: str) -> None:
+    """Create a token and print it once; only its SHA-256 is stored."""
+    try:
+        token = token_service.create_token(name, role)
+    except AureaError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(token)
+    click.echo(f"created {role} token {name!r}: store it now, it is not shown again", err=True)
+
+
+@tokens_cli.command("list")
+def tokens_list() -> None:
+    """List tokens (never their values)."""
+    for t in token_service.list_tokens():
+        state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
+        click.echo(f"{t.name}\t{t.role}\tcreated {t.created_at.isoformat()}\t{state}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("name")
+def tokens_revoke(name: str) -> None:
+    """Revoke a token by name; it stays listed for the audit trail."""
+    try:
+        token_service.revoke_token(name)
+    except AureaError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"revoked {name!r}")

@@ -13,6 +13,8 @@ from aurea.clock import now
 from aurea.extensions import db
 
 MODEL_NAME_LENGTH = 128
+REQUEST_ID_LENGTH = 128
+TOKEN_ROLES = ("recorder", "reader", "admin")
 TASK_LENGTH = 64
 NO_TASK = ""  # aggregates key records without a task label under the empty string
 WEIGHT_SOURCES = ("default", "manual", "optimize")
@@ -69,6 +71,8 @@ class RequestMetric(db.Model):
         sa.CheckConstraint("cost >= 0", name="cost_non_negative"),
         sa.Index("ix_request_metrics_model_created_at", "model", "created_at"),
         sa.Index("ix_request_metrics_created_at", "created_at"),
+        # A unique index, not a constraint: SQLite adds it without copying the table.
+        sa.Index("uq_request_metrics_request_id", "request_id", unique=True),
     )
 
     id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
@@ -80,6 +84,8 @@ class RequestMetric(db.Model):
     success: so.Mapped[bool] = so.mapped_column(sa.Boolean())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
     task: so.Mapped[str | None] = so.mapped_column(sa.String(TASK_LENGTH))
+    # Client-chosen idempotency key: a repeat with the same id is counted once.
+    request_id: so.Mapped[str | None] = so.mapped_column(sa.String(REQUEST_ID_LENGTH))
 
 
 class WeightHistory(db.Model):
@@ -101,6 +107,8 @@ class WeightHistory(db.Model):
     quality_weight: so.Mapped[float] = so.mapped_column(sa.Double())
     latency_weight: so.Mapped[float] = so.mapped_column(sa.Double())
     source: so.Mapped[str] = so.mapped_column(sa.String(16))
+    # Who made the change: an API token's name, or cli:<user> for the CLI.
+    actor: so.Mapped[str | None] = so.mapped_column(sa.String(128))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
     # What produced this row: the optimize statistics, or the manual request.
     inputs: so.Mapped[dict[str, Any]] = so.mapped_column(JsonDocument, default=dict)
@@ -139,3 +147,17 @@ class LatencyHistogramHourly(db.Model):
     task: so.Mapped[str] = so.mapped_column(sa.String(TASK_LENGTH), primary_key=True)
     bin: so.Mapped[int] = so.mapped_column(sa.SmallInteger(), primary_key=True)
     requests: so.Mapped[int] = so.mapped_column(sa.BigInteger())
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored. Revoked tokens stay for the audit trail."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (sa.CheckConstraint("role IN ('recorder', 'reader', 'admin')", name="role"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    role: so.Mapped[str] = so.mapped_column(sa.String(16))
+    token_sha256: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)

@@ -8,7 +8,7 @@ import unicodedata
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from aurea.models import MODEL_NAME_LENGTH, TASK_LENGTH
+from aurea.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
 from aurea.windows import WINDOWS
 
 
@@ -100,6 +100,40 @@ class RecordRequestSchema(StrictSchema):
     )
     success = StrictBoolean(required=True, metadata={"example": True})
     task = task_field(load_default=None)
+    request_id = fields.String(
+        load_default=None,
+        validate=[validate.Length(min=1, max=REQUEST_ID_LENGTH), validate_label],
+        metadata={
+            "description": "Client-chosen idempotency key (up to 128 characters): a repeat is "
+            "acknowledged as `duplicate` and counted once.",
+            "example": "9b2f6c1e-4d0a-4e8b-a0f3-2f8e1c7d5b10",
+        },
+    )
+
+
+MAX_BATCH = 1000
+
+
+class RecordBatchSchema(StrictSchema):
+    records = fields.List(
+        fields.Nested(RecordRequestSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": "1 to 1,000 records, stored all or none."},
+    )
+
+
+class RecordResultSchema(ma.Schema):
+    index = fields.Integer()
+    status = fields.String(metadata={"description": "`recorded` or `duplicate`."})
+    model = fields.String()
+
+
+class RecordBatchResponseSchema(ma.Schema):
+    status = fields.String(metadata={"example": "recorded"})
+    recorded = fields.Integer()
+    duplicates = fields.Integer()
+    results = fields.List(fields.Nested(RecordResultSchema))
 
 
 class ScopeArgsSchema(StrictSchema):
@@ -115,7 +149,12 @@ class ScopeArgsSchema(StrictSchema):
 
 
 class RecordResponseSchema(ma.Schema):
-    status = fields.String(metadata={"example": "recorded"})
+    status = fields.String(
+        metadata={
+            "description": "`recorded`, or `duplicate` for a repeated request_id.",
+            "example": "recorded",
+        }
+    )
     model = fields.String(metadata={"example": "gpt-4"})
 
 

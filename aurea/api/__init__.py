@@ -6,12 +6,14 @@ from flask_smorest import Api
 from aurea.api.docs import register_docs_assets
 from aurea.api.root import root_blp
 from aurea.api.router import router_blp
+from aurea.auth import BEARER_SCHEME
 from aurea.schemas import ModelMetricsSchema
 
 
 def register_blueprints(app: Flask, api: Api) -> None:
     # Named explicitly: GET /router/metrics refers to it by $ref.
     api.spec.components.schema("ModelMetrics", schema=ModelMetricsSchema)
+    api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     api.register_blueprint(root_blp)
     api.register_blueprint(router_blp)
     register_docs_assets(app)

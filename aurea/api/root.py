@@ -8,6 +8,7 @@ root_blp = Blueprint("root", __name__, description="Service information")
 ENDPOINTS = [
     "GET /router/select",
     "POST /router/record",
+    "POST /router/records",
     "GET /router/metrics",
     "POST /router/optimize",
     "GET /router/weights",

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from aurea import schemas
+from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
 from aurea.scoring import Weights
 from aurea.services import metrics, optimize, records, selection, weights
 from aurea.services.scope import Scope
@@ -32,6 +33,7 @@ def _weights(data: dict) -> Weights:
 
 
 @router_blp.route("/select", methods=["GET"])
+@requires(READ)
 @router_blp.arguments(schemas.ScopeArgsSchema, location="query", unknown=RAISE)
 @router_blp.response(200, schemas.SelectionSchema)
 def select(args: dict):
@@ -49,15 +51,36 @@ def select(args: dict):
 
 
 @router_blp.route("/record", methods=["POST"])
+@requires(RECORD)
 @router_blp.arguments(schemas.RecordRequestSchema)
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
     """Record the outcome of one model request."""
-    model = records.record_request(**body)
-    return {"status": "recorded", "model": model}
+    return {"status": records.record_request(**body), "model": body["model"]}
+
+
+@router_blp.route("/records", methods=["POST"])
+@requires(RECORD)
+@router_blp.arguments(schemas.RecordBatchSchema)
+@router_blp.response(200, schemas.RecordBatchResponseSchema)
+def record_batch(body: dict):
+    """Record up to 1,000 requests at once: all are stored or none."""
+    items = body["records"]
+    statuses = records.record_requests([records.Record(**item) for item in items])
+    duplicates = statuses.count(records.DUPLICATE)
+    return {
+        "status": "recorded",
+        "recorded": len(statuses) - duplicates,
+        "duplicates": duplicates,
+        "results": [
+            {"index": i, "status": status, "model": item["model"]}
+            for i, (item, status) in enumerate(zip(items, statuses, strict=True))
+        ],
+    }
 
 
 @router_blp.route("/metrics", methods=["GET"])
+@requires(READ)
 @router_blp.arguments(schemas.ScopeArgsSchema, location="query", unknown=RAISE)
 @router_blp.doc(responses={"200": METRICS_RESPONSE})
 def metrics_view(args: dict):
@@ -66,12 +89,13 @@ def metrics_view(args: dict):
 
 
 @router_blp.route("/optimize", methods=["POST"])
+@requires(ADMIN)
 @router_blp.arguments(schemas.OptimizeArgsSchema, location="query", unknown=RAISE)
 @router_blp.response(200, schemas.OptimizeResponseSchema)
 def optimize_view(args: dict):
     """Re-tune the weights from the variation of each criterion across models (weekly)."""
     scope = Scope.from_request(window=args.get("window"))
-    result = optimize.optimize_weights(scope, dry_run=args["dry_run"])
+    result = optimize.optimize_weights(scope, dry_run=args["dry_run"], actor=current_actor())
     return {
         "status": result.status,
         "window": result.window,
@@ -84,6 +108,7 @@ def optimize_view(args: dict):
 
 
 @router_blp.route("/weights", methods=["GET"])
+@requires(READ)
 @router_blp.response(200, schemas.WeightsSchema)
 def get_weights():
     """Return the selection weights in force."""
@@ -91,9 +116,10 @@ def get_weights():
 
 
 @router_blp.route("/weights", methods=["PUT"])
+@requires(ADMIN)
 @router_blp.arguments(schemas.WeightsSchema)
 @router_blp.response(200, schemas.WeightsSchema)
 @router_blp.alt_response(400, description="The weights do not sum to 1.0.")
 def put_weights(body: dict):
     """Replace the selection weights by hand; they must sum to 1.0."""
-    return weights.set_weights(_weights(body)).weights.as_dict()
+    return weights.set_weights(_weights(body), actor=current_actor()).weights.as_dict()

@@ -32,7 +32,9 @@ class OptimizeResult:
     window: str
 
 
-def optimize_weights(scope: Scope, dry_run: bool = False) -> OptimizeResult:
+def optimize_weights(
+    scope: Scope, dry_run: bool = False, actor: str | None = None
+) -> OptimizeResult:
     """Propose weights from the window's data and, unless ``dry_run``, append them."""
     floor = current_app.config["AUREA_MIN_WEIGHT"]
     session = db.session() if dry_run else write_session()
@@ -62,7 +64,7 @@ def optimize_weights(scope: Scope, dry_run: bool = False) -> OptimizeResult:
                 for s in stats
             },
         }
-        row = append_weights(session, proposal.weights, "optimize", inputs)
+        row = append_weights(session, proposal.weights, "optimize", inputs, actor)
         session.commit()
         status, weights, history_id = OPTIMIZED, proposal.weights, row.id
     if status != OPTIMIZED:

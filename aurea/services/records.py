@@ -1,8 +1,11 @@
-"""Recording the outcome of one LLM call."""
+"""Recording the outcome of LLM calls, one at a time or in batches, idempotently."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
@@ -10,8 +13,12 @@ from aurea.database import write_session
 from aurea.models import RequestMetric, UTCDateTime
 from aurea.services.aggregates import add_to_aggregates, sum_rows
 
+RECORDED = "recorded"
+DUPLICATE = "duplicate"
+
+RAW_TABLE = RequestMetric.__table__
 # Core statements on the tables (not the ORM classes): compiled once and cached.
-RAW_INSERT = sa.insert(RequestMetric.__table__)
+RAW_INSERT = sa.insert(RAW_TABLE)
 # Same SQL on PostgreSQL and SQLite; see aggregates.STATS_UPSERT for why it is text.
 REGISTER_MODEL = sa.text(
     "INSERT INTO models (name, created_at) VALUES (:name, :created_at) "
@@ -19,33 +26,95 @@ REGISTER_MODEL = sa.text(
 ).bindparams(sa.bindparam("created_at", type_=UTCDateTime))
 
 
-def register_model(session: Session, name: str) -> None:
-    """Register ``name`` unless it is already registered (safe under concurrency)."""
-    session.execute(REGISTER_MODEL, {"name": name, "created_at": now()})
+@dataclass(frozen=True)
+class Record:
+    model: str
+    latency: float
+    cost: float
+    success: bool
+    task: str | None = None
+    request_id: str | None = None
 
 
-def record_request(
-    model: str, latency: float, cost: float, success: bool, task: str | None = None
-) -> str:
-    """Store one request's outcome and add it to the hourly aggregates, in one transaction.
+def register_models(session: Session, names: set[str]) -> None:
+    """Register models not registered yet (safe under concurrency), in name order."""
+    at = now()
+    session.execute(REGISTER_MODEL, [{"name": n, "created_at": at} for n in sorted(names)])
 
-    An unknown model is registered on the way. Only inserts and atomic upserts:
+
+def _insert_raw(session: Session, rows: list[dict]) -> set[str | None]:
+    """Insert raw rows; return the request_ids actually inserted (None: rows without one).
+
+    Rows whose request_id is already stored are skipped by ON CONFLICT DO NOTHING,
+    which also settles two copies racing on different workers: one insert wins.
+    """
+    if all(row["request_id"] is None for row in rows):
+        session.execute(RAW_INSERT, rows)
+        return {None}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(RAW_TABLE)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(RAW_TABLE.c.request_id)
+    )
+    return set(session.scalars(statement))
+
+
+def record_requests(records: list[Record]) -> list[str]:
+    """Store records in one transaction and add them to the hourly aggregates.
+
+    Returns each record's status: ``recorded``, or ``duplicate`` when its request_id
+    was stored before (or earlier in the same batch); duplicates are counted once.
+    Unknown models are registered on the way. Only inserts and atomic upserts:
     concurrent workers never overwrite each other's counts.
     """
     at = now()
+    seen: set[str] = set()
+    fresh: list[Record] = []
+    for r in records:
+        if r.request_id is not None and r.request_id in seen:
+            continue
+        if r.request_id is not None:
+            seen.add(r.request_id)
+        fresh.append(r)
+
     session = write_session()
-    register_model(session, model)
-    session.execute(
-        RAW_INSERT,
-        {
-            "model": model,
-            "task": task,
-            "latency": latency,
-            "cost": cost,
-            "success": success,
-            "created_at": at,
-        },
+    register_models(session, {r.model for r in fresh})
+    inserted = _insert_raw(
+        session,
+        [
+            {
+                "model": r.model,
+                "task": r.task,
+                "latency": r.latency,
+                "cost": r.cost,
+                "success": r.success,
+                "created_at": at,
+                "request_id": r.request_id,
+            }
+            for r in fresh
+        ],
     )
-    add_to_aggregates(session, sum_rows([(model, task, latency, cost, success, at)]))
+    stored = [r for r in fresh if r.request_id in inserted]
+    if stored:
+        add_to_aggregates(
+            session, sum_rows((r.model, r.task, r.latency, r.cost, r.success, at) for r in stored)
+        )
     session.commit()
-    return model
+
+    stored_ids = {id(r) for r in stored}
+    return [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]
+
+
+def record_request(
+    model: str,
+    latency: float,
+    cost: float,
+    success: bool,
+    task: str | None = None,
+    request_id: str | None = None,
+) -> str:
+    """Store one request's outcome; return ``recorded`` or ``duplicate``."""
+    (status,) = record_requests([Record(model, latency, cost, success, task, request_id)])
+    return status

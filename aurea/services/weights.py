@@ -44,7 +44,11 @@ def weights_in_force(session: Session) -> WeightRecord:
 
 
 def append_weights(
-    session: Session, weights: Weights, source: str, inputs: dict[str, Any]
+    session: Session,
+    weights: Weights,
+    source: str,
+    inputs: dict[str, Any],
+    actor: str | None,
 ) -> WeightHistory:
     """Add a weight_history row to the session (the caller commits)."""
     row = WeightHistory(
@@ -52,6 +56,7 @@ def append_weights(
         quality_weight=weights.quality,
         latency_weight=weights.latency,
         source=source,
+        actor=actor,
         inputs=inputs,
     )
     session.add(row)
@@ -64,7 +69,7 @@ def current_weights() -> WeightRecord:
     return weights_in_force(db.session)
 
 
-def set_weights(weights: Weights) -> WeightRecord:
+def set_weights(weights: Weights, actor: str | None = None) -> WeightRecord:
     """Replace the weights by hand; weights must sum to 1 (within 1e-6)."""
     if not weights.sums_to_one():
         raise InvalidWeights(
@@ -80,6 +85,7 @@ def set_weights(weights: Weights) -> WeightRecord:
         weights,
         "manual",
         {"previous_weights_id": previous.id, "requested": weights.as_dict()},
+        actor,
     )
     session.commit()
     return WeightRecord(weights, row.id, row.source, row.created_at, row.inputs)
