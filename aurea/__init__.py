@@ -10,17 +10,19 @@ from aurea.cli import aurea_cli
 from aurea.database import engine_options, init_database
 from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
+from aurea.observability import register_observability
 from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
 
 
 def create_app(config_class: type[Config] = Config) -> Flask:
-    """Build the application: configuration, extensions, blueprints, errors, CLI."""
+    """Build the application: config, extensions, observability, blueprints, errors, CLI."""
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
     app.config.from_object(config_class)
     app.json.sort_keys = False
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
+    register_observability(app)
     # One Api (and OpenAPI spec) per application: the test suite builds many apps.
     register_blueprints(app, Api(app))
     register_error_handlers(app)

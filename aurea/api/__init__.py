@@ -4,6 +4,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from aurea.api.docs import register_docs_assets
+from aurea.api.health import health_blp
 from aurea.api.root import root_blp
 from aurea.api.router import router_blp
 from aurea.schemas import ModelMetricsSchema
@@ -14,4 +15,5 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.spec.components.schema("ModelMetrics", schema=ModelMetricsSchema)
     api.register_blueprint(root_blp)
     api.register_blueprint(router_blp)
+    api.register_blueprint(health_blp)
     register_docs_assets(app)
