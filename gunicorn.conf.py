@@ -7,7 +7,18 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-accesslog = os.environ.get("AUREA_ACCESS_LOG", "-")
+
+
+def access_log_setting(value):
+    """``AUREA_ACCESS_LOG``: unset means stdout (``-``); ``off``, ``none`` or empty disable it."""
+    if value is None:
+        return "-"
+    value = value.strip()
+    return None if value.lower() in ("", "off", "none") else value
+
+
+accesslog = access_log_setting(os.environ.get("AUREA_ACCESS_LOG"))
+# The application's logs (one JSON line per request) go to the error log too.
 errorlog = "-"
 loglevel = os.environ.get("AUREA_LOG_LEVEL", "info")
 # gunicorn's control socket (one per user by default) is not used by Aurea, and
