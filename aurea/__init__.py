@@ -22,7 +22,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
-    # Before the blueprints: request timing and logs wrap every other hook.
+    # Before the blueprints: request timing, logs and metrics wrap every other hook.
     register_observability(app)
     # One Api (and OpenAPI spec) per application: the test suite builds many apps.
     register_blueprints(app, Api(app))

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from aurea import schemas
+from aurea.observability.prometheus import observe_record, observe_selection
 from aurea.scoring import Weights
 from aurea.services import metrics, optimize, records, selection, weights
 
@@ -35,6 +36,7 @@ def _weights(data: dict) -> Weights:
 def select():
     """Select the best model under the current metrics and weights."""
     chosen = selection.select_model()
+    observe_selection(chosen.selected_model, chosen.reason)
     return {
         "selected_model": chosen.selected_model,
         "score": chosen.score,
@@ -49,6 +51,7 @@ def select():
 def record(body: dict):
     """Record the outcome of one model request."""
     model = records.record_request(body["model"], body["latency"], body["cost"], body["success"])
+    observe_record(model, body["success"])  # only once the record is committed
     return {"status": "recorded", "model": model}
 
 

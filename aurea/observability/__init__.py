@@ -11,6 +11,7 @@ from time import perf_counter
 from flask import Flask, Response, current_app, g, request
 
 from aurea.observability.probe_database import register_probe_engine
+from aurea.observability.prometheus import observe_http_request
 from aurea.observability.readiness import register_readiness
 from aurea.observability.request_log import log_request, use_gunicorn_error_log
 
@@ -37,5 +38,7 @@ def _start_timer() -> None:
 def _observe_request(response: Response) -> Response:
     # A request refused before our hook ran (by an earlier hook) still gets counted.
     seconds = perf_counter() - g.get(STARTED, perf_counter())
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    observe_http_request(rule, request.method, response.status_code, seconds)
     log_request(current_app.logger, request, response.status_code, seconds)
     return response
