@@ -40,6 +40,9 @@ class Config:
     # Seconds a statement waits for a lock (SQLite busy_timeout) or a connection
     # (PostgreSQL connect_timeout) before the request fails with a 503.
     AUREA_DB_TIMEOUT = _float_env("AUREA_DB_TIMEOUT", 10.0)
+    # Seconds GET /readyz may wait for the database before answering 503; kept short
+    # so that probes never hang (PostgreSQL rounds connection timeouts up to 2 s).
+    AUREA_READY_TIMEOUT = _float_env("AUREA_READY_TIMEOUT", 2.0)
     # Smallest weight optimize may give a criterion, so none is ever ignored.
     AUREA_MIN_WEIGHT = _float_env("AUREA_MIN_WEIGHT", 0.1)
     # Window of recent data that scores, metrics and optimize read: 1h, 24h, 7d, 30d or all.

@@ -1,15 +1,73 @@
 """gunicorn settings for ``make run``: ``gunicorn -c gunicorn.conf.py wsgi:app``."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # gunicorn's own variable; Aurea defaults to 2 workers instead of gunicorn's 1.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-accesslog = os.environ.get("AUREA_ACCESS_LOG", "-")
+
+
+def access_log_setting(value):
+    """``AUREA_ACCESS_LOG``: unset means stdout (``-``); ``off``, ``none`` or empty disable it."""
+    if value is None:
+        return "-"
+    value = value.strip()
+    return None if value.lower() in ("", "off", "none") else value
+
+
+accesslog = access_log_setting(os.environ.get("AUREA_ACCESS_LOG"))
+# The application's logs (one JSON line per request) go to the error log too.
 errorlog = "-"
 loglevel = os.environ.get("AUREA_LOG_LEVEL", "info")
 # gunicorn's control socket (one per user by default) is not used by Aurea, and
 # several instances on one host (tests, blue/green) would contend for it.
 control_socket_disable = True
+# The app must be loaded in the workers, after on_starting has set PROMETHEUS_MULTIPROC_DIR.
+preload_app = False
+
+# Prometheus multiprocess mode. Every worker writes its metrics to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics merges them, whichever worker answers.
+# If the variable is set, that directory is used and emptied at start (the files
+# of a previous run would otherwise be added to this one's). If not, each master
+# start gets a fresh temporary directory, removed on exit. A directory created by
+# a previous master (inherited through a USR2 re-exec) is not reused.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+CREATED_DIR = "AUREA_PROMETHEUS_CREATED_DIR"
+
+
+def prepare_multiproc_dir(environ=os.environ):
+    """Choose, create or empty the metrics directory; export it to the workers."""
+    configured = environ.get(MULTIPROC_DIR)
+    if configured and configured != environ.get(CREATED_DIR):
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        environ.pop(CREATED_DIR, None)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="aurea-prometheus-"))
+        environ[CREATED_DIR] = str(path)
+    environ[MULTIPROC_DIR] = str(path)
+    return path
+
+
+def on_starting(server):
+    path = prepare_multiproc_dir()
+    server.log.info("Prometheus multiprocess directory: %s", path)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    created = os.environ.get(CREATED_DIR)
+    if created and created == os.environ.get(MULTIPROC_DIR):
+        shutil.rmtree(created, ignore_errors=True)

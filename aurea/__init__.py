@@ -12,12 +12,13 @@ from aurea.cli import aurea_cli
 from aurea.database import engine_options, init_database
 from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
+from aurea.observability import register_observability
 from aurea.windows import parse_window
 from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
 
 
 def create_app(config_class: type[Config] = Config) -> Flask:
-    """Build the application: configuration, extensions, blueprints, errors, CLI."""
+    """Build the application: config, extensions, observability, blueprints, errors, CLI."""
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
     app.config.from_object(config_class)
     check_settings(app.config)
@@ -25,6 +26,8 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
+    # Before the blueprints: request timing, logs and metrics wrap every other hook.
+    register_observability(app)
     # One Api (and OpenAPI spec) per application: the test suite builds many apps.
     register_blueprints(app, Api(app))
     register_error_handlers(app)

@@ -7,6 +7,7 @@ skipped locally; with CI=true a missing PostgreSQL fails the run instead.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from datetime import UTC, datetime
 
@@ -81,6 +82,25 @@ def empty_app(database_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def unreachable_app(tmp_path):
+    """An application whose database cannot be opened: an SQLite file in a missing directory."""
+    app = make_app(f"sqlite:///{tmp_path / 'missing' / 'aurea.db'}")
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def silent_server():
+    """The port of a TCP server that accepts connections and never answers: a hung database."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
 
 
 @pytest.fixture

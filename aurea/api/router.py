@@ -7,6 +7,7 @@ from marshmallow import RAISE
 
 from aurea import schemas
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
+from aurea.observability.prometheus import observe_record, observe_selection
 from aurea.scoring import Weights
 from aurea.services import metrics, optimize, records, selection, weights
 from aurea.services.scope import Scope
@@ -39,6 +40,7 @@ def _weights(data: dict) -> Weights:
 def select(args: dict):
     """Select the best model under the current metrics and weights."""
     chosen = selection.select_model(Scope.from_request(**args))
+    observe_selection(chosen.selected_model, chosen.reason)
     return {
         "selected_model": chosen.selected_model,
         "score": chosen.score,
@@ -56,7 +58,10 @@ def select(args: dict):
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
     """Record the outcome of one model request."""
-    return {"status": records.record_request(**body), "model": body["model"]}
+    status = records.record_request(**body)
+    if status == records.RECORDED:
+        observe_record(body["model"], body["success"])  # only once committed
+    return {"status": status, "model": body["model"]}
 
 
 @router_blp.route("/records", methods=["POST"])
@@ -67,6 +72,9 @@ def record_batch(body: dict):
     """Record up to 1,000 requests at once: all are stored or none."""
     items = body["records"]
     statuses = records.record_requests([records.Record(**item) for item in items])
+    for item, status in zip(items, statuses, strict=True):
+        if status == records.RECORDED:
+            observe_record(item["model"], item["success"])
     duplicates = statuses.count(records.DUPLICATE)
     return {
         "status": "recorded",
