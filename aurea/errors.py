@@ -50,7 +50,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AureaError)
     def _domain_error(error: AureaError):
         status = HTTPStatus(error.status_code)
-        return jsonify(error_body(status, error.message, error.errors)), status.value
+        response = jsonify(error_body(status, error.message, error.errors))
+        if status == HTTPStatus.UNAUTHORIZED:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="aurea"'
+        return response, status.value
 
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)

@@ -37,10 +37,10 @@ def history(app):
     """default row, then a manual change, then an optimize run."""
     with app.app_context():
         start = utcnow()
-        set_weights(Weights(0.5, 0.3, 0.2))
+        set_weights(Weights(0.5, 0.3, 0.2), actor="token:ops")
         record_request("gpt-4", 1.0, 0.01, True)
         record_request("gpt-3.5-turbo", 1.0, 0.03, False)
-        optimize_weights(Scope.from_request())
+        optimize_weights(Scope.from_request(), actor="cli:auditor")
         yield start
         db.session.remove()
 
@@ -54,9 +54,12 @@ def test_readme_lists_the_promised_recipes():
     }
 
 
-def test_weight_changes_in_period_excludes_rows_before_it(history):
+def test_weight_changes_in_period_name_who_made_them(history):
     rows = run("weight-changes-in-period", start=history, end=utcnow() + timedelta(seconds=1))
-    assert [r["source"] for r in rows] == ["manual", "optimize"]
+    assert [(r["source"], r["actor"]) for r in rows] == [
+        ("manual", "token:ops"),
+        ("optimize", "cli:auditor"),
+    ]
     assert rows[0]["cost_weight"] == 0.5
 
 
