@@ -1,4 +1,4 @@
-"""request_id makes records idempotent; POST /router/records stores up to 1,000 at once, all or none."""
+"""request_id makes records idempotent; POST /router/records stores 1 to 1,000, all or none."""
 
 import pytest
 import sqlalchemy as sa
