@@ -21,6 +21,22 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _optional_float_env(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    return None if raw == "" else _float_env(name, 0.0)
+
+
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise RuntimeError(f"{name} must be true or false, got {raw!r}")
+
+
 def _float_env(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -49,6 +65,20 @@ class Config:
     AUREA_WINDOW = os.environ.get("AUREA_WINDOW", "7d")
     # Task rows a model needs in the window before its task statistics replace its global ones.
     AUREA_MIN_REQUESTS = int(_float_env("AUREA_MIN_REQUESTS", 1))
+    # Share of selections (0 to 1) sent to a Thompson-sampled model instead of the best score.
+    AUREA_EXPLORATION = _float_env("AUREA_EXPLORATION", 0.0)
+    # Seed for exploration draws (unset: unpredictable); for reproducible runs and tests.
+    AUREA_RANDOM_SEED = _optional_float_env("AUREA_RANDOM_SEED")
+    # Refuse records for models that are not registered instead of registering them.
+    AUREA_STRICT_MODELS = _bool_env("AUREA_STRICT_MODELS", False)
+    # Cooldown: a model whose failure rate over the lookback reaches the rate, with at least
+    # the minimum number of requests, is skipped for AUREA_COOLDOWN_SECONDS, then tried again.
+    AUREA_COOLDOWN_FAILURE_RATE = _float_env("AUREA_COOLDOWN_FAILURE_RATE", 0.5)
+    AUREA_COOLDOWN_MIN_REQUESTS = int(_float_env("AUREA_COOLDOWN_MIN_REQUESTS", 5))
+    AUREA_COOLDOWN_SECONDS = _float_env("AUREA_COOLDOWN_SECONDS", 300)
+    AUREA_COOLDOWN_LOOKBACK_SECONDS = _float_env("AUREA_COOLDOWN_LOOKBACK_SECONDS", 300)
+    # The most any weight may move in one optimize run (unset: no limit).
+    AUREA_MAX_WEIGHT_STEP = _optional_float_env("AUREA_MAX_WEIGHT_STEP")
     # Seconds a worker may reuse a computed select/metrics answer (0: never). Writes
     # through the same worker clear it at once; other workers' writes show within this bound.
     AUREA_CACHE_SECONDS = _float_env("AUREA_CACHE_SECONDS", 1.0)

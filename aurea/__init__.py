@@ -43,6 +43,13 @@ def check_settings(config) -> None:
         raise RuntimeError("AUREA_MIN_WEIGHT must be between 0 and 1/3")
     if config["AUREA_MIN_REQUESTS"] < 1:
         raise RuntimeError("AUREA_MIN_REQUESTS must be at least 1")
+    if not 0 <= config["AUREA_EXPLORATION"] <= 1:
+        raise RuntimeError("AUREA_EXPLORATION must be between 0 and 1")
+    if not 0 < config["AUREA_COOLDOWN_FAILURE_RATE"] <= 1:
+        raise RuntimeError("AUREA_COOLDOWN_FAILURE_RATE must be in (0, 1]")
+    step = config["AUREA_MAX_WEIGHT_STEP"]
+    if step is not None and not 0 < step <= 1:
+        raise RuntimeError("AUREA_MAX_WEIGHT_STEP must be in (0, 1]")
 
 
 def register_extensions(app: Flask) -> None:

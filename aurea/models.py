@@ -17,7 +17,7 @@ REQUEST_ID_LENGTH = 128
 TOKEN_ROLES = ("recorder", "reader", "admin")
 TASK_LENGTH = 64
 NO_TASK = ""  # aggregates key records without a task label under the empty string
-WEIGHT_SOURCES = ("default", "manual", "optimize")
+WEIGHT_SOURCES = ("default", "manual", "optimize", "rollback")
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -60,6 +60,10 @@ class RegisteredModel(db.Model):
     name: so.Mapped[str] = so.mapped_column(sa.String(MODEL_NAME_LENGTH), unique=True)
     description: so.Mapped[str | None] = so.mapped_column(sa.String(1024))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
+    # Disabled models are never selected but keep their history.
+    enabled: so.Mapped[bool] = so.mapped_column(sa.Boolean(), server_default=sa.true())
+    # Set when recent failures trip the cooldown; the model is skipped until then.
+    cooldown_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
 
 class RequestMetric(db.Model):
@@ -93,7 +97,9 @@ class WeightHistory(db.Model):
 
     __tablename__ = "weight_history"
     __table_args__ = (
-        sa.CheckConstraint("source IN ('default', 'manual', 'optimize')", name="source"),
+        sa.CheckConstraint(
+            "source IN ('default', 'manual', 'optimize', 'rollback')", name="source"
+        ),
         sa.CheckConstraint(
             "cost_weight >= 0 AND cost_weight <= 1 AND quality_weight >= 0 AND "
             "quality_weight <= 1 AND latency_weight >= 0 AND latency_weight <= 1",
@@ -161,3 +167,16 @@ class ApiToken(db.Model):
     token_sha256: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
     revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+
+class ModelHealthMinutely(db.Model):
+    """Per model and UTC minute: requests and failures, for the cooldown's short lookback."""
+
+    __tablename__ = "model_health_minutely"
+
+    bucket_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
+    model: so.Mapped[str] = so.mapped_column(
+        sa.String(MODEL_NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True
+    )
+    requests: so.Mapped[int] = so.mapped_column(sa.BigInteger())
+    failures: so.Mapped[int] = so.mapped_column(sa.BigInteger())

@@ -7,6 +7,7 @@ import unicodedata
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from webargs.fields import DelimitedList
 
 from aurea.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
 from aurea.windows import WINDOWS
@@ -167,6 +168,69 @@ class WeightsSchema(StrictSchema):
     latency_weight = StrictFloat(required=True, validate=WEIGHT_RANGE, metadata={"example": 0.33})
 
 
+def model_name_field(**kwargs) -> fields.String:
+    return fields.String(
+        validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label], **kwargs
+    )
+
+
+def _query_float(low: float, high: float | None, description: str) -> fields.Float:
+    return fields.Float(
+        allow_nan=False,
+        validate=validate.Range(min=low, max=high),
+        metadata={"description": description},
+    )
+
+
+class SelectArgsSchema(ScopeArgsSchema):
+    models = DelimitedList(
+        model_name_field(), metadata={"description": "Candidates, comma-separated (default: all)."}
+    )
+    exclude = DelimitedList(
+        model_name_field(), metadata={"description": "Models never to choose, comma-separated."}
+    )
+    max_cost = _query_float(0, None, "Highest acceptable average cost (USD).")
+    max_latency = _query_float(0, None, "Highest acceptable p95 latency (seconds).")
+    min_success_rate = _query_float(0, 1, "Lowest acceptable success rate.")
+    cost_weight = _query_float(0, 1, "Weight override for this request (with the other two).")
+    quality_weight = _query_float(0, 1, "Weight override for this request (with the other two).")
+    latency_weight = _query_float(0, 1, "Weight override for this request (with the other two).")
+
+    @ma.validates_schema
+    def _weights_all_or_none(self, data, **kwargs):
+        given = [k for k in ("cost_weight", "quality_weight", "latency_weight") if k in data]
+        if not given:
+            return
+        if len(given) != 3:
+            raise ma.ValidationError(
+                "Give cost_weight, quality_weight and latency_weight together.", "_schema"
+            )
+        total = data["cost_weight"] + data["quality_weight"] + data["latency_weight"]
+        if abs(total - 1.0) > 1e-6:
+            raise ma.ValidationError(f"Weights must sum to 1.0 (got {total:.6g}).", "_schema")
+
+
+class RankEntrySchema(ma.Schema):
+    model = fields.String()
+    score = fields.Float(allow_none=True)
+    cost_score = fields.Float(allow_none=True)
+    quality_score = fields.Float(allow_none=True)
+    latency_score = fields.Float(allow_none=True)
+    total_requests = fields.Integer()
+    success_rate = fields.Float(allow_none=True)
+    average_latency = fields.Float(allow_none=True)
+    average_cost = fields.Float(allow_none=True)
+    p95_latency = fields.Float(allow_none=True)
+    excluded_by = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why the model did not compete on score: `excluded`, "
+            "`not_registered`, `disabled`, `cooling_down`, `max_cost`, `max_latency`, "
+            "`min_success_rate` or `min_requests`; null if it did."
+        },
+    )
+
+
 class SelectionSchema(ma.Schema):
     selected_model = fields.String(metadata={"example": "gpt-3.5-turbo"})
     score = fields.Float(
@@ -175,10 +239,21 @@ class SelectionSchema(ma.Schema):
     weights = fields.Nested(WeightsSchema)
     reason = fields.String(
         metadata={
-            "description": "`highest_score`, or `no_data` when no model has recorded requests.",
+            "description": "`highest_score`; `cold_start` when no model has enough requests "
+            "(the least-tried one is chosen); `exploration` for a Thompson-sampled choice.",
             "example": "highest_score",
         }
     )
+    explored = fields.Boolean(
+        metadata={"description": "True when AUREA_EXPLORATION sent this selection to a sample."}
+    )
+    weights_version = fields.Integer(
+        allow_none=True, metadata={"description": "The weight_history row in force."}
+    )
+    weights_override = fields.Boolean(
+        metadata={"description": "True when the request's own weights were used."}
+    )
+    ranking = fields.List(fields.Nested(RankEntrySchema))
     window = fields.String(metadata={"example": "7d"})
     task = fields.String(allow_none=True, metadata={"example": None})
     task_fallback = fields.List(
@@ -206,6 +281,7 @@ class ModelMetricsSchema(ma.Schema):
     task_fallback = fields.Boolean(
         metadata={"description": "True when the model's global statistics stood in for the task's."}
     )
+    enabled = fields.Boolean(metadata={"description": "False for a disabled model."})
     last_updated = fields.DateTime(
         allow_none=True, metadata={"example": "2025-11-11T08:53:00+00:00"}
     )
@@ -247,3 +323,50 @@ class OptimizeResponseSchema(ma.Schema):
         metadata={"description": "Coefficient of variation of each criterion across models."},
     )
     metrics_summary = fields.Dict(keys=fields.String(), values=fields.Nested(ModelMetricsSchema))
+
+
+class ModelSchema(ma.Schema):
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    enabled = fields.Boolean()
+    state = fields.String(metadata={"description": "`active`, `cooling_down` or `disabled`."})
+    cooldown_until = fields.DateTime(
+        allow_none=True, metadata={"description": "End of the running cooldown, if any."}
+    )
+    created_at = fields.DateTime()
+
+
+class ModelCreateSchema(StrictSchema):
+    name = ModelName
+    description = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=1024)
+    )
+
+
+class ModelPatchSchema(StrictSchema):
+    enabled = StrictBoolean()
+    description = fields.String(allow_none=True, validate=validate.Length(max=1024))
+
+    @ma.validates_schema
+    def _something_to_change(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give enabled and/or description.", "_schema")
+
+
+class WeightHistoryEntrySchema(ma.Schema):
+    id = fields.Integer()
+    cost_weight = fields.Float()
+    quality_weight = fields.Float()
+    latency_weight = fields.Float()
+    source = fields.String(metadata={"description": "default, manual, optimize or rollback."})
+    actor = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class RollbackSchema(StrictSchema):
+    id = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "The weight_history row whose weights to restore."},
+    )

@@ -167,3 +167,24 @@ def stats_for_task(
             chosen[model] = overall
             fallback.add(model)
     return chosen, frozenset(fallback)
+
+
+def limit_step(old: Weights, new: Weights, max_step: float | None) -> Weights:
+    """Move from ``old`` toward ``new`` by at most ``max_step`` in any weight.
+
+    Both sum to 1, and so does every point between them: the move is scaled down
+    as a whole rather than clipped weight by weight.
+    """
+    if max_step is None:
+        return new
+    largest = max(
+        abs(new.cost - old.cost), abs(new.quality - old.quality), abs(new.latency - old.latency)
+    )
+    if largest <= max_step:
+        return new
+    t = max_step / largest
+    return Weights(
+        cost=old.cost + t * (new.cost - old.cost),
+        quality=old.quality + t * (new.quality - old.quality),
+        latency=old.latency + t * (new.latency - old.latency),
+    )

@@ -5,6 +5,7 @@ from flask_smorest import Api
 
 from aurea.api.docs import register_docs_assets
 from aurea.api.health import health_blp
+from aurea.api.models import models_blp
 from aurea.api.prometheus import prometheus_blp
 from aurea.api.root import root_blp
 from aurea.api.router import router_blp
@@ -18,6 +19,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     api.register_blueprint(root_blp)
     api.register_blueprint(router_blp)
+    api.register_blueprint(models_blp)
     api.register_blueprint(health_blp)
     api.register_blueprint(prometheus_blp)
     register_docs_assets(app)

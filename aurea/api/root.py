@@ -13,6 +13,11 @@ ENDPOINTS = [
     "POST /router/optimize",
     "GET /router/weights",
     "PUT /router/weights",
+    "GET /router/weights/history",
+    "POST /router/weights/rollback",
+    "GET /router/models",
+    "POST /router/models",
+    "PATCH /router/models/<name>",
 ]
 
 

@@ -8,6 +8,7 @@ from marshmallow import RAISE
 from aurea import schemas
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
 from aurea.observability.prometheus import observe_record, observe_selection
+from aurea.routing import Constraints
 from aurea.scoring import Weights
 from aurea.services import metrics, optimize, records, selection, weights
 from aurea.services.scope import Scope
@@ -33,22 +34,58 @@ def _weights(data: dict) -> Weights:
     return Weights(data["cost_weight"], data["quality_weight"], data["latency_weight"])
 
 
+def _constraints(args: dict, scope: Scope) -> Constraints:
+    models = args.get("models")
+    return Constraints(
+        models=tuple(dict.fromkeys(models)) if models else None,
+        exclude=frozenset(args.get("exclude") or ()),
+        max_cost=args.get("max_cost"),
+        max_latency=args.get("max_latency"),
+        min_success_rate=args.get("min_success_rate"),
+        min_requests=scope.min_requests,
+    )
+
+
+def _rank_entry(entry) -> dict:
+    stats = entry.candidate.stats
+    return {
+        "model": entry.candidate.model,
+        "score": entry.score,
+        "cost_score": entry.cost_score,
+        "quality_score": entry.quality_score,
+        "latency_score": entry.latency_score,
+        "total_requests": stats.total_requests if stats else 0,
+        "success_rate": stats.success_rate if stats else None,
+        "average_latency": stats.average_latency if stats else None,
+        "average_cost": stats.average_cost if stats else None,
+        "p95_latency": entry.candidate.p95_latency,
+        "excluded_by": entry.excluded_by,
+    }
+
+
 @router_blp.route("/select", methods=["GET"])
 @requires(READ)
-@router_blp.arguments(schemas.ScopeArgsSchema, location="query", unknown=RAISE)
+@router_blp.arguments(schemas.SelectArgsSchema, location="query", unknown=RAISE)
 @router_blp.response(200, schemas.SelectionSchema)
+@router_blp.alt_response(422, description="Invalid parameters, or no model qualifies.")
 def select(args: dict):
-    """Select the best model under the current metrics and weights."""
-    chosen = selection.select_model(Scope.from_request(**args))
+    """Select the best model under the current metrics, weights and constraints."""
+    scope = Scope.from_request(args.get("window"), args.get("task"), args.get("min_requests"))
+    override = _weights(args) if "cost_weight" in args else None
+    chosen = selection.select_model(scope, _constraints(args, scope), override)
     observe_selection(chosen.selected_model, chosen.reason)
     return {
         "selected_model": chosen.selected_model,
         "score": chosen.score,
         "weights": chosen.weights.as_dict(),
         "reason": chosen.reason,
+        "explored": chosen.explored,
+        "weights_version": chosen.weights_version,
+        "weights_override": override is not None,
         "window": chosen.window,
         "task": chosen.task,
         "task_fallback": chosen.task_fallback,
+        "ranking": [_rank_entry(e) for e in chosen.ranking],
     }
 
 
@@ -131,3 +168,36 @@ def get_weights():
 def put_weights(body: dict):
     """Replace the selection weights by hand; they must sum to 1.0."""
     return weights.set_weights(_weights(body), actor=current_actor()).weights.as_dict()
+
+
+def _history_entry(record: weights.WeightRecord) -> dict:
+    return {
+        "id": record.id,
+        **record.weights.as_dict(),
+        "source": record.source,
+        "actor": record.actor,
+        "created_at": record.created_at,
+    }
+
+
+@router_blp.route("/weights/history", methods=["GET"])
+@requires(READ)
+@router_blp.response(200, schemas.WeightHistoryEntrySchema(many=True))
+@router_blp.paginate()
+def weights_history(pagination_parameters):
+    """List every weight change, newest first (paginated: page, page_size)."""
+    rows, total = weights.weight_history(
+        pagination_parameters.page, pagination_parameters.page_size
+    )
+    pagination_parameters.item_count = total
+    return [_history_entry(r) for r in rows]
+
+
+@router_blp.route("/weights/rollback", methods=["POST"])
+@requires(ADMIN)
+@router_blp.arguments(schemas.RollbackSchema)
+@router_blp.response(200, schemas.WeightHistoryEntrySchema)
+@router_blp.alt_response(404, description="No weight_history row with that id.")
+def weights_rollback(body: dict):
+    """Restore the weights of an earlier weight_history row (appends a `rollback` row)."""
+    return _history_entry(weights.rollback_weights(body["id"], actor=current_actor()))

@@ -21,8 +21,10 @@ from aurea.models import (
     RequestMetric,
     UTCDateTime,
 )
+from aurea.services.cooldown import prune_health
 
 STATS_KEY = ("bucket_start", "model", "task")
+HEALTH_RETENTION = timedelta(days=1)
 HISTOGRAM_KEY = (*STATS_KEY, "bin")
 INSERT_CHUNK = 1000
 
@@ -208,7 +210,9 @@ def prune_raw_rows(older_than: timedelta, batch_size: int = 5_000) -> PruneRepor
             .limit(batch_size)
         ).all()
         if not ids:
-            session.rollback()
+            # Per-minute health counts only serve the cooldown's minutes-long lookback.
+            prune_health(session, now() - HEALTH_RETENTION)
+            session.commit()
             return PruneReport(cutoff, deleted, batches)
         session.execute(sa.delete(RequestMetric).where(RequestMetric.id.in_(ids)))
         session.commit()

@@ -8,19 +8,20 @@ from aurea.cache import read_cache
 from aurea.extensions import db
 from aurea.histogram import percentile
 from aurea.scoring import Weights, score_models
+from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
-from aurea.services.statistics import registered_models
 from aurea.services.weights import weights_in_force
 
 
 def summarize(
-    registered: list[str], scoped: ScopedStats, weights: Weights, scope: Scope
+    registry: list[ModelInfo], scoped: ScopedStats, weights: Weights, scope: Scope
 ) -> dict[str, dict[str, Any]]:
     """Build the name -> metrics mapping; models without data get nulls, not zeros."""
     scores = score_models(scoped.ordered(), weights)
     bins = scoped.latency_bins or {}
+    enabled = {m.name: m.enabled for m in registry}
     summary: dict[str, dict[str, Any]] = {}
-    for name in sorted(set(registered) | set(scoped.stats)):
+    for name in sorted(set(enabled) | set(scoped.stats)):
         stats = scoped.stats.get(name)
         entry: dict[str, Any] = {
             "total_requests": 0,
@@ -43,6 +44,7 @@ def summarize(
                 score=scores[name].score,
                 last_updated=scoped.last_updated[name],
             )
+        entry["enabled"] = enabled.get(name, True)
         entry["window"] = scope.window.name
         if scope.task is not None:
             entry["task"] = scope.task
@@ -63,4 +65,4 @@ def _summary(scope: Scope) -> dict[str, dict[str, Any]]:
     session = db.session
     weights = weights_in_force(session).weights
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)
-    return summarize(registered_models(session), scoped, weights, scope)
+    return summarize(load_registry(session), scoped, weights, scope)

@@ -9,10 +9,10 @@ from flask import current_app
 
 from aurea.database import write_session
 from aurea.extensions import db
-from aurea.scoring import Weights, propose_weights
+from aurea.scoring import Weights, limit_step, propose_weights
 from aurea.services.metrics import summarize
+from aurea.services.registry import load_registry
 from aurea.services.scope import Scope, load_scoped_stats
-from aurea.services.statistics import registered_models
 from aurea.services.weights import append_weights, weights_in_force
 
 OPTIMIZED = "optimized"
@@ -41,16 +41,22 @@ def optimize_weights(
     previous = weights_in_force(session)
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)
     stats = scoped.ordered()
-    registered = registered_models(session)
+    registered = load_registry(session)
     proposal = propose_weights(stats, floor)
+    max_step = current_app.config["AUREA_MAX_WEIGHT_STEP"]
+    target = proposal.weights
+    if target is not None:
+        target = limit_step(previous.weights, target, max_step)
 
     if proposal.weights is None:
         status, weights, history_id = UNCHANGED, previous.weights, previous.id
     elif dry_run:
-        status, weights, history_id = PROPOSED, proposal.weights, previous.id
+        status, weights, history_id = PROPOSED, target, previous.id
     else:
         inputs = {
             "floor": floor,
+            "max_step": max_step,
+            "unlimited_proposal": proposal.weights.as_dict(),
             "window": scope.window.name,
             "variation": proposal.variation,
             "previous_weights_id": previous.id,
@@ -64,9 +70,9 @@ def optimize_weights(
                 for s in stats
             },
         }
-        row = append_weights(session, proposal.weights, "optimize", inputs, actor)
+        row = append_weights(session, target, "optimize", inputs, actor)
         session.commit()
-        status, weights, history_id = OPTIMIZED, proposal.weights, row.id
+        status, weights, history_id = OPTIMIZED, target, row.id
     if status != OPTIMIZED:
         session.rollback()
     return OptimizeResult(

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
 from aurea.database import write_session
-from aurea.models import RequestMetric, UTCDateTime
+from aurea.errors import AureaError
+from aurea.models import RegisteredModel, RequestMetric, UTCDateTime
 from aurea.services.aggregates import add_to_aggregates, sum_rows
+from aurea.services.cooldown import add_health
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
@@ -24,6 +27,12 @@ REGISTER_MODEL = sa.text(
     "INSERT INTO models (name, created_at) VALUES (:name, :created_at) "
     "ON CONFLICT (name) DO NOTHING"
 ).bindparams(sa.bindparam("created_at", type_=UTCDateTime))
+
+
+class UnknownModel(AureaError):
+    """Strict mode (AUREA_STRICT_MODELS) and a record names an unregistered model."""
+
+    status_code = 422
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,26 @@ def register_models(session: Session, names: set[str]) -> None:
     """Register models not registered yet (safe under concurrency), in name order."""
     at = now()
     session.execute(REGISTER_MODEL, [{"name": n, "created_at": at} for n in sorted(names)])
+
+
+def refuse_unregistered(session: Session, records: list[Record], batch: bool) -> None:
+    names = {r.model for r in records}
+    known = set(
+        session.scalars(sa.select(RegisteredModel.name).where(RegisteredModel.name.in_(names)))
+    )
+    unknown = names - known
+    if not unknown:
+        return
+    message = "Unknown model (AUREA_STRICT_MODELS is on: register it with POST /router/models)."
+    if batch:
+        errors = {
+            "records": {
+                str(i): {"model": [message]} for i, r in enumerate(records) if r.model in unknown
+            }
+        }
+    else:
+        errors = {"model": [message]}
+    raise UnknownModel(f"Unregistered model(s): {', '.join(sorted(unknown))}.", {"json": errors})
 
 
 def _insert_raw(session: Session, rows: list[dict]) -> set[str | None]:
@@ -61,7 +90,7 @@ def _insert_raw(session: Session, rows: list[dict]) -> set[str | None]:
     return set(session.scalars(statement))
 
 
-def record_requests(records: list[Record]) -> list[str]:
+def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     """Store records in one transaction and add them to the hourly aggregates.
 
     Returns each record's status: ``recorded``, or ``duplicate`` when its request_id
@@ -80,7 +109,10 @@ def record_requests(records: list[Record]) -> list[str]:
         fresh.append(r)
 
     session = write_session()
-    register_models(session, {r.model for r in fresh})
+    if current_app.config["AUREA_STRICT_MODELS"]:
+        refuse_unregistered(session, records, batch)
+    else:
+        register_models(session, {r.model for r in fresh})
     inserted = _insert_raw(
         session,
         [
@@ -101,6 +133,7 @@ def record_requests(records: list[Record]) -> list[str]:
         add_to_aggregates(
             session, sum_rows((r.model, r.task, r.latency, r.cost, r.success, at) for r in stored)
         )
+        add_health(session, [(r.model, r.success) for r in stored], at)
     session.commit()
 
     stored_ids = {id(r) for r in stored}
@@ -116,5 +149,7 @@ def record_request(
     request_id: str | None = None,
 ) -> str:
     """Store one request's outcome; return ``recorded`` or ``duplicate``."""
-    (status,) = record_requests([Record(model, latency, cost, success, task, request_id)])
+    (status,) = record_requests(
+        [Record(model, latency, cost, success, task, request_id)], batch=False
+    )
     return status

@@ -1,19 +1,36 @@
-"""Choosing the model to use now."""
+"""Choosing the model to use now, with the caller's constraints, and saying why."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from http import HTTPStatus
 
+from flask import current_app
+
+from aurea import routing
 from aurea.cache import read_cache
-from aurea.errors import NoModelsRegistered
+from aurea.clock import now
+from aurea.errors import AureaError
 from aurea.extensions import db
-from aurea.scoring import Weights, best_score, score_models
-from aurea.services.scope import Scope, cache_key, load_scoped_stats
-from aurea.services.statistics import registered_models
-from aurea.services.weights import weights_in_force
+from aurea.histogram import percentile
+from aurea.scoring import Weights
+from aurea.services.registry import ModelInfo, load_registry
+from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
+from aurea.services.weights import WeightRecord, weights_in_force
 
-HIGHEST_SCORE = "highest_score"
-NO_DATA = "no_data"
+
+class NoModelQualifies(AureaError):
+    status_code = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+@dataclass(frozen=True)
+class SelectionInputs:
+    """What a selection reads from the database; reused for AUREA_CACHE_SECONDS."""
+
+    registry: list[ModelInfo]
+    scoped: ScopedStats
+    weights: WeightRecord
 
 
 @dataclass(frozen=True)
@@ -21,31 +38,83 @@ class Selection:
     selected_model: str
     score: float | None
     weights: Weights
+    weights_version: int | None
     reason: str
+    explored: bool
     window: str
     task: str | None
     task_fallback: list[str]
+    ranking: list[routing.RankEntry]
 
 
-def select_model(scope: Scope) -> Selection:
-    """Return the best-scoring model in ``scope``; with no data, the first registered model.
-
-    Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.cache).
-    """
-    return read_cache().get_or_compute(cache_key("select", scope), lambda: _select(scope))
-
-
-def _select(scope: Scope) -> Selection:
+def _load_inputs(scope: Scope) -> SelectionInputs:
     session = db.session
-    weights = weights_in_force(session).weights
-    scoped = load_scoped_stats(session, scope)
-    best = best_score(score_models(scoped.ordered(), weights).values())
-    fallback = sorted(scoped.task_fallback)
-    if best is not None:
-        return Selection(
-            best.model, best.score, weights, HIGHEST_SCORE, scope.window.name, scope.task, fallback
+    return SelectionInputs(
+        registry=load_registry(session),
+        scoped=load_scoped_stats(session, scope, with_latency_bins=True),
+        weights=weights_in_force(session),
+    )
+
+
+def candidates(inputs: SelectionInputs, wanted: tuple[str, ...] | None) -> list[routing.Candidate]:
+    at = now()
+    registry = {m.name: m for m in inputs.registry}
+    bins = inputs.scoped.latency_bins or {}
+    chosen = []
+    for name in wanted if wanted is not None else sorted(registry):
+        info = registry.get(name)
+        if info is None:
+            chosen.append(routing.Candidate(name, registered=False))
+            continue
+        chosen.append(
+            routing.Candidate(
+                model=name,
+                enabled=info.enabled,
+                cooling_until=info.cooling_until(at),
+                stats=inputs.scoped.stats.get(name),
+                p95_latency=percentile(bins.get(name, {}), 0.95),
+            )
         )
-    registered = registered_models(session)
-    if not registered:
-        raise NoModelsRegistered("No models are registered; record a request first.")
-    return Selection(registered[0], None, weights, NO_DATA, scope.window.name, scope.task, fallback)
+    return chosen
+
+
+def _rng() -> random.Random:
+    return current_app.extensions.setdefault(
+        "aurea_rng", random.Random(current_app.config["AUREA_RANDOM_SEED"])
+    )
+
+
+def select_model(
+    scope: Scope,
+    constraints: routing.Constraints | None = None,
+    weights: Weights | None = None,
+) -> Selection:
+    """Pick a model in ``scope`` under ``constraints``, with the weights in force or ``weights``."""
+    constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
+    inputs = read_cache().get_or_compute(cache_key("select", scope), lambda: _load_inputs(scope))
+    used = weights or inputs.weights.weights
+    try:
+        decision = routing.decide(
+            candidates(inputs, constraints.models),
+            constraints,
+            used,
+            exploration=current_app.config["AUREA_EXPLORATION"],
+            rng=_rng(),
+        )
+    except routing.NoModelQualifies as exc:
+        raise NoModelQualifies(
+            "No model satisfies the constraints.",
+            errors={"candidates": {e.candidate.model: e.excluded_by for e in exc.ranking}},
+        ) from None
+    return Selection(
+        selected_model=decision.selected_model,
+        score=decision.score,
+        weights=used,
+        weights_version=inputs.weights.id,
+        reason=decision.reason,
+        explored=decision.explored,
+        window=scope.window.name,
+        task=scope.task,
+        task_fallback=sorted(inputs.scoped.task_fallback),
+        ranking=decision.ranking,
+    )

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.models import LatencyHistogramHourly, ModelStatsHourly, RegisteredModel
+from aurea.models import LatencyHistogramHourly, ModelStatsHourly
 from aurea.scoring import ModelStats
 
 
@@ -19,10 +19,6 @@ class WindowStats:
 
     stats: dict[str, ModelStats]
     last_updated: dict[str, datetime]
-
-
-def registered_models(session: Session) -> list[str]:
-    return list(session.scalars(sa.select(RegisteredModel.name).order_by(RegisteredModel.name)))
 
 
 def _in_window(query, model, since: datetime | None, task: str | None):

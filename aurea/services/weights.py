@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aurea.database import write_session
-from aurea.errors import InvalidWeights
+from aurea.errors import AureaError, InvalidWeights
 from aurea.extensions import db
 from aurea.models import WeightHistory
 from aurea.scoring import DEFAULT_WEIGHTS, Weights
@@ -25,6 +26,7 @@ class WeightRecord:
     source: str
     created_at: datetime | None
     inputs: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
 
 
 def weights_in_force(session: Session) -> WeightRecord:
@@ -34,13 +36,7 @@ def weights_in_force(session: Session) -> WeightRecord:
     ).first()
     if row is None:
         return WeightRecord(DEFAULT_WEIGHTS, None, "default", None)
-    return WeightRecord(
-        Weights(row.cost_weight, row.quality_weight, row.latency_weight),
-        row.id,
-        row.source,
-        row.created_at,
-        dict(row.inputs or {}),
-    )
+    return _record(row)
 
 
 def append_weights(
@@ -88,4 +84,49 @@ def set_weights(weights: Weights, actor: str | None = None) -> WeightRecord:
         actor,
     )
     session.commit()
-    return WeightRecord(weights, row.id, row.source, row.created_at, row.inputs)
+    return _record(row)
+
+
+class WeightsNotFound(AureaError):
+    status_code = HTTPStatus.NOT_FOUND
+
+
+def _record(row: WeightHistory) -> WeightRecord:
+    return WeightRecord(
+        Weights(row.cost_weight, row.quality_weight, row.latency_weight),
+        row.id,
+        row.source,
+        row.created_at,
+        dict(row.inputs or {}),
+        row.actor,
+    )
+
+
+def weight_history(page: int, page_size: int) -> tuple[list[WeightRecord], int]:
+    """Return one page of weight_history, newest first, and the total number of rows."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(WeightHistory))
+    rows = db.session.scalars(
+        sa.select(WeightHistory)
+        .order_by(WeightHistory.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return [_record(r) for r in rows], total
+
+
+def rollback_weights(history_id: int, actor: str | None = None) -> WeightRecord:
+    """Restore the weights of a weight_history row by appending a ``rollback`` row."""
+    session = write_session()
+    target = session.get(WeightHistory, history_id)
+    if target is None:
+        raise WeightsNotFound(f"No weight_history row with id {history_id}.")
+    previous = weights_in_force(session)
+    row = append_weights(
+        session,
+        _record(target).weights,
+        "rollback",
+        {"rollback_of": history_id, "previous_weights_id": previous.id},
+        actor,
+    )
+    session.commit()
+    return _record(row)

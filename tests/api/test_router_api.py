@@ -28,6 +28,7 @@ def test_metrics_lists_seed_models_with_nulls_before_any_data(client):
         "p95_latency": None,
         "score": None,
         "last_updated": None,
+        "enabled": True,
         "window": "7d",
     }
 
@@ -36,7 +37,7 @@ def test_select_without_data_returns_a_registered_model_and_says_why(client):
     body = client.get("/router/select").get_json()
     assert body["selected_model"] == "claude-3-opus"
     assert body["score"] is None
-    assert body["reason"] == "no_data"
+    assert body["reason"] == "cold_start"  # no model has data: the least-tried, by name
     assert body["weights"] == DEFAULT_WEIGHTS
 
 

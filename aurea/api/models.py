@@ -1,0 +1,54 @@
+"""The model registry: /router/models."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from aurea import schemas
+from aurea.auth import ADMIN, READ, requires
+from aurea.clock import now
+from aurea.services import registry
+
+models_blp = Blueprint(
+    "models", __name__, url_prefix="/router/models", description="The model registry"
+)
+
+
+def _dump(info: registry.ModelInfo) -> dict:
+    at = now()
+    return {
+        "name": info.name,
+        "description": info.description,
+        "enabled": info.enabled,
+        "state": info.state(at),
+        "cooldown_until": info.cooling_until(at),
+        "created_at": info.created_at,
+    }
+
+
+@models_blp.route("", methods=["GET"])
+@requires(READ)
+@models_blp.response(200, schemas.ModelSchema(many=True))
+def list_models():
+    """List registered models with their state: active, cooling_down (until when) or disabled."""
+    return [_dump(m) for m in registry.list_models()]
+
+
+@models_blp.route("", methods=["POST"])
+@requires(ADMIN)
+@models_blp.arguments(schemas.ModelCreateSchema)
+@models_blp.response(201, schemas.ModelSchema)
+@models_blp.alt_response(409, description="The model is already registered.")
+def create_model(body: dict):
+    """Register a model so select may choose it."""
+    return _dump(registry.create_model(body["name"], body["description"]))
+
+
+@models_blp.route("/<path:name>", methods=["PATCH"])
+@requires(ADMIN)
+@models_blp.arguments(schemas.ModelPatchSchema)
+@models_blp.response(200, schemas.ModelSchema)
+@models_blp.alt_response(404, description="No model of that name is registered.")
+def update_model(body: dict, name: str):
+    """Enable or disable a model (disabled models keep their history), or describe it."""
+    return _dump(registry.update_model(name, **body))
