@@ -184,7 +184,9 @@ def _query_float(low: float, high: float | None, description: str) -> fields.Flo
 
 class SelectArgsSchema(ScopeArgsSchema):
     models = DelimitedList(
-        model_name_field(), metadata={"description": "Candidates, comma-separated (default: all)."}
+        model_name_field(),
+        validate=validate.Length(min=1),
+        metadata={"description": "Candidates, comma-separated (default: all)."},
     )
     exclude = DelimitedList(
         model_name_field(), metadata={"description": "Models never to choose, comma-separated."}
