@@ -38,6 +38,8 @@ def check_settings(config) -> None:
         raise RuntimeError("AUREA_MIN_WEIGHT must be between 0 and 1/3")
     if config["AUREA_MIN_REQUESTS"] < 1:
         raise RuntimeError("AUREA_MIN_REQUESTS must be at least 1")
+    if config["AUREA_DB_TIMEOUT"] <= 0:
+        raise RuntimeError("AUREA_DB_TIMEOUT must be more than 0 seconds")
 
 
 def register_extensions(app: Flask) -> None:
