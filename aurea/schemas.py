@@ -48,24 +48,43 @@ class StrictBoolean(fields.Boolean):
 
 
 def validate_label(name: str) -> None:
-    """Refuse names with control characters or surrounding whitespace."""
+    """Refuse names with control characters, lone surrogates or surrounding whitespace."""
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise ma.ValidationError("Must not contain control characters.")
+    if any(unicodedata.category(ch) == "Cs" for ch in name):
+        # JSON's "\ud800" escapes decode to them; they cannot be stored as UTF-8.
+        raise ma.ValidationError("Must not contain lone surrogates.")
     if name != name.strip():
         raise ma.ValidationError("Must not start or end with whitespace.")
 
 
+# validate_label as a JSON Schema pattern, for the OpenAPI document: no control characters
+# (Unicode category Cc), and neither first nor last character is whitespace (str.isspace).
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_SPACE = r" \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+LABEL_PATTERN = rf"^[^{_CONTROL}{_SPACE}](?:[^{_CONTROL}]*[^{_CONTROL}{_SPACE}])?$"
+
 ModelName = fields.String(
     required=True,
     validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label],
-    metadata={"description": "Model identifier, 1 to 128 characters.", "example": "gpt-4"},
+    metadata={
+        "description": "Model identifier, 1 to 128 characters, without control characters "
+        "or surrounding whitespace.",
+        "example": "gpt-4",
+        "pattern": LABEL_PATTERN,
+    },
 )
 
 
 def task_field(**kwargs) -> fields.String:
     return fields.String(
         validate=[validate.Length(min=1, max=TASK_LENGTH), validate_label],
-        metadata={"description": "Task label, 1 to 64 characters.", "example": "code"},
+        metadata={
+            "description": "Task label, 1 to 64 characters, without control characters or "
+            "surrounding whitespace.",
+            "example": "code",
+            "pattern": LABEL_PATTERN,
+        },
         **kwargs,
     )
 
@@ -86,17 +105,21 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+# Larger values would overflow the aggregates' sums (PostgreSQL refuses, SQLite stores inf).
+MAX_RECORDED_VALUE = 1e9
+
+
 class RecordRequestSchema(StrictSchema):
     model = ModelName
     latency = StrictFloat(
         required=True,
-        validate=validate.Range(min=0),
-        metadata={"description": "Seconds the call took.", "example": 0.5},
+        validate=validate.Range(min=0, max=MAX_RECORDED_VALUE),
+        metadata={"description": "Seconds the call took (at most 1e9).", "example": 0.5},
     )
     cost = StrictFloat(
         required=True,
-        validate=validate.Range(min=0),
-        metadata={"description": "Cost of the call in USD.", "example": 0.02},
+        validate=validate.Range(min=0, max=MAX_RECORDED_VALUE),
+        metadata={"description": "Cost of the call in USD (at most 1e9).", "example": 0.02},
     )
     success = StrictBoolean(required=True, metadata={"example": True})
     task = task_field(load_default=None)
