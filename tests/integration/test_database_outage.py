@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import schemathesis
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
@@ -60,6 +61,13 @@ def assert_unavailable(response, elapsed: float, endpoint, limit: float) -> None
     assert elapsed < limit, (endpoint, elapsed)
 
 
+def assert_documented(app, endpoint, response) -> None:
+    """The 503 is the documented default error response of the operation."""
+    method, path, _ = endpoint
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    schema[path.split("?")[0]][method].validate_response(response)
+
+
 def assert_serving(app) -> None:
     for endpoint in DATABASE_ENDPOINTS:
         response, _ = call(app, *endpoint)
@@ -95,6 +103,7 @@ def test_every_endpoint_answers_503_with_retry_after_while_postgres_refuses_conn
     for endpoint in DATABASE_ENDPOINTS:
         response, elapsed = call(app, *endpoint)
         assert_unavailable(response, elapsed, endpoint, limit=SLACK)
+        assert_documented(app, endpoint, response)
     assert app.test_client().get("/").status_code == 200, "GET / needs no database"
 
     proxy.restore()
