@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
@@ -61,10 +62,9 @@ def assert_unavailable(response, elapsed: float, endpoint, limit: float) -> None
     assert elapsed < limit, (endpoint, elapsed)
 
 
-def assert_documented(app, endpoint, response) -> None:
+def assert_documented(schema, endpoint, response) -> None:
     """The 503 is the documented default error response of the operation."""
     method, path, _ = endpoint
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     schema[path.split("?")[0]][method].validate_response(response)
 
 
@@ -99,11 +99,12 @@ def test_every_endpoint_answers_503_with_retry_after_while_postgres_refuses_conn
     app, proxy = proxied_app
     assert_serving(app)
 
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     proxy.refuse()
     for endpoint in DATABASE_ENDPOINTS:
         response, elapsed = call(app, *endpoint)
         assert_unavailable(response, elapsed, endpoint, limit=SLACK)
-        assert_documented(app, endpoint, response)
+        assert_documented(schema, endpoint, response)
     assert app.test_client().get("/").status_code == 200, "GET / needs no database"
 
     proxy.restore()
@@ -144,6 +145,43 @@ def test_records_made_after_an_outage_are_counted(proxied_app):
     assert client.post("/router/record", json=RECORD).status_code == 200
     metrics = client.get("/router/metrics").get_json()
     assert metrics[RECORD["model"]]["total_requests"] == 2
+
+
+@postgres_only
+def test_record_answers_503_while_another_postgres_transaction_holds_a_lock_it_needs(
+    database_url, app
+):
+    timeout = 1.0
+    impatient = make_app(database_url, AUREA_DB_TIMEOUT=timeout)
+    holder = sa.create_engine(database_url)
+    try:
+        with holder.connect() as conn:
+            conn.exec_driver_sql("LOCK TABLE request_metrics IN EXCLUSIVE MODE")
+            started = time.monotonic()
+            response = impatient.test_client().post("/router/record", json=RECORD)
+            assert_unavailable(
+                response, time.monotonic() - started, "POST /router/record", timeout + SLACK
+            )
+            conn.rollback()
+        # The request gave up before its insert ran: nothing was stored, not even the model.
+        assert RECORD["model"] not in impatient.test_client().get("/router/metrics").get_json()
+        assert impatient.test_client().post("/router/record", json=RECORD).status_code == 200
+    finally:
+        holder.dispose()
+        with impatient.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@postgres_only
+def test_commands_outside_requests_are_not_cut_short_by_the_request_budget(database_url):
+    app = make_app(database_url, AUREA_DB_TIMEOUT=1.0)
+    with app.app_context():
+        try:
+            assert db.session.execute(sa.text("SELECT pg_sleep(1.3), 1")).one()[1] == 1
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
