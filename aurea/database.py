@@ -1,4 +1,4 @@
-"""Engine set-up that makes SQLite safe for several gunicorn workers.
+"""Engine set-up: SQLite safe for several gunicorn workers, PostgreSQL waits bounded.
 
 SQLite runs in WAL mode (readers never block the writer) with ``synchronous=FULL``
 (a commit is on disk before it is acknowledged, also across power loss) and a
