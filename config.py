@@ -53,8 +53,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("AUREA_DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'aurea.db'}"
     )
-    # Seconds a statement waits for a lock (SQLite busy_timeout) or a connection
-    # (PostgreSQL connect_timeout) before the request fails with a 503.
+    # Seconds a request may wait for the database before it fails with a 503: for a lock
+    # (SQLite busy_timeout), or on PostgreSQL for a connection and every answer in total.
     AUREA_DB_TIMEOUT = _float_env("AUREA_DB_TIMEOUT", 10.0)
     # Seconds GET /readyz may wait for the database before answering 503; kept short
     # so that probes never hang (PostgreSQL rounds connection timeouts up to 2 s).

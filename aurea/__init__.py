@@ -50,6 +50,8 @@ def check_settings(config) -> None:
     step = config["AUREA_MAX_WEIGHT_STEP"]
     if step is not None and not 0 < step <= 1:
         raise RuntimeError("AUREA_MAX_WEIGHT_STEP must be in (0, 1]")
+    if config["AUREA_DB_TIMEOUT"] <= 0:
+        raise RuntimeError("AUREA_DB_TIMEOUT must be more than 0 seconds")
 
 
 def register_extensions(app: Flask) -> None:

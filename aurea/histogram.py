@@ -20,10 +20,15 @@ ABSOLUTE_ERROR_BELOW_BASE = BASE_SECONDS / 2
 _LOG_RATIO = math.log(RATIO)
 
 
+_LAST_BIN_START = BASE_SECONDS * RATIO ** (BIN_COUNT - 2)
+
+
 def bin_of(latency: float) -> int:
     """Return the histogram bin of a latency in seconds."""
     if latency < BASE_SECONDS:
         return 0
+    if latency >= _LAST_BIN_START:
+        return BIN_COUNT - 1  # also where latency / BASE_SECONDS would overflow
     k = int(math.floor(math.log(latency / BASE_SECONDS) / _LOG_RATIO)) + 1
     return min(k, BIN_COUNT - 1)
 

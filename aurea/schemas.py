@@ -49,24 +49,45 @@ class StrictBoolean(fields.Boolean):
 
 
 def validate_label(name: str) -> None:
-    """Refuse names with control characters or surrounding whitespace."""
+    """Refuse names with control characters, lone surrogates or surrounding whitespace."""
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise ma.ValidationError("Must not contain control characters.")
+    if any(unicodedata.category(ch) == "Cs" for ch in name):
+        # JSON's "\ud800" escapes decode to them; they cannot be stored as UTF-8.
+        raise ma.ValidationError("Must not contain lone surrogates.")
     if name != name.strip():
         raise ma.ValidationError("Must not start or end with whitespace.")
 
 
+# validate_label as a JSON Schema pattern, for the OpenAPI document: no control characters
+# (Unicode category Cc), and neither first nor last character is whitespace (str.isspace).
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_SPACE = r" \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+LABEL_PATTERN = rf"^[^{_CONTROL}{_SPACE}](?:[^{_CONTROL}]*[^{_CONTROL}{_SPACE}])?$"
+# An item of a comma-separated query list cannot itself hold a comma.
+LIST_ITEM_PATTERN = rf"^[^,{_CONTROL}{_SPACE}](?:[^,{_CONTROL}]*[^,{_CONTROL}{_SPACE}])?$"
+
 ModelName = fields.String(
     required=True,
     validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label],
-    metadata={"description": "Model identifier, 1 to 128 characters.", "example": "gpt-4"},
+    metadata={
+        "description": "Model identifier, 1 to 128 characters, without control characters "
+        "or surrounding whitespace.",
+        "example": "gpt-4",
+        "pattern": LABEL_PATTERN,
+    },
 )
 
 
 def task_field(**kwargs) -> fields.String:
     return fields.String(
         validate=[validate.Length(min=1, max=TASK_LENGTH), validate_label],
-        metadata={"description": "Task label, 1 to 64 characters.", "example": "code"},
+        metadata={
+            "description": "Task label, 1 to 64 characters, without control characters or "
+            "surrounding whitespace.",
+            "example": "code",
+            "pattern": LABEL_PATTERN,
+        },
         **kwargs,
     )
 
@@ -87,17 +108,21 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+# Larger values would overflow the aggregates' sums (PostgreSQL refuses, SQLite stores inf).
+MAX_RECORDED_VALUE = 1e9
+
+
 class RecordRequestSchema(StrictSchema):
     model = ModelName
     latency = StrictFloat(
         required=True,
-        validate=validate.Range(min=0),
-        metadata={"description": "Seconds the call took.", "example": 0.5},
+        validate=validate.Range(min=0, max=MAX_RECORDED_VALUE),
+        metadata={"description": "Seconds the call took (at most 1e9).", "example": 0.5},
     )
     cost = StrictFloat(
         required=True,
-        validate=validate.Range(min=0),
-        metadata={"description": "Cost of the call in USD.", "example": 0.02},
+        validate=validate.Range(min=0, max=MAX_RECORDED_VALUE),
+        metadata={"description": "Cost of the call in USD (at most 1e9).", "example": 0.02},
     )
     success = StrictBoolean(required=True, metadata={"example": True})
     task = task_field(load_default=None)
@@ -108,6 +133,7 @@ class RecordRequestSchema(StrictSchema):
             "description": "Client-chosen idempotency key (up to 128 characters): a repeat is "
             "acknowledged as `duplicate` and counted once.",
             "example": "9b2f6c1e-4d0a-4e8b-a0f3-2f8e1c7d5b10",
+            "pattern": LABEL_PATTERN,
         },
     )
 
@@ -170,7 +196,9 @@ class WeightsSchema(StrictSchema):
 
 def model_name_field(**kwargs) -> fields.String:
     return fields.String(
-        validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label], **kwargs
+        validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label],
+        metadata={"pattern": LIST_ITEM_PATTERN},
+        **kwargs,
     )
 
 
@@ -338,21 +366,27 @@ class ModelSchema(ma.Schema):
     created_at = fields.DateTime()
 
 
+def description_field(**kwargs) -> fields.String:
+    # PostgreSQL text cannot hold NUL characters.
+    return fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=1024),
+            validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters."),
+        ],
+        metadata={"pattern": "^[^\\x00]*$"},
+        **kwargs,
+    )
+
+
 class ModelCreateSchema(StrictSchema):
     name = ModelName
-    description = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=1024)
-    )
+    description = description_field(load_default=None)
 
 
 class ModelPatchSchema(StrictSchema):
     enabled = StrictBoolean()
-    description = fields.String(allow_none=True, validate=validate.Length(max=1024))
-
-    @ma.validates_schema
-    def _something_to_change(self, data, **kwargs):
-        if not data:
-            raise ma.ValidationError("Give enabled and/or description.", "_schema")
+    description = description_field()
 
 
 class WeightHistoryEntrySchema(ma.Schema):
@@ -365,10 +399,15 @@ class WeightHistoryEntrySchema(ma.Schema):
     created_at = fields.DateTime()
 
 
+class PageArgsSchema(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
 class RollbackSchema(StrictSchema):
     id = fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "The weight_history row whose weights to restore."},
     )

@@ -180,17 +180,22 @@ def _history_entry(record: weights.WeightRecord) -> dict:
     }
 
 
+TOTAL_COUNT_HEADER = {
+    "X-Total-Count": {
+        "description": "Number of weight_history rows in all pages.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
 @router_blp.route("/weights/history", methods=["GET"])
 @requires(READ)
-@router_blp.response(200, schemas.WeightHistoryEntrySchema(many=True))
-@router_blp.paginate()
-def weights_history(pagination_parameters):
+@router_blp.arguments(schemas.PageArgsSchema, location="query", unknown=RAISE)
+@router_blp.response(200, schemas.WeightHistoryEntrySchema(many=True), headers=TOTAL_COUNT_HEADER)
+def weights_history(args: dict):
     """List every weight change, newest first (paginated: page, page_size)."""
-    rows, total = weights.weight_history(
-        pagination_parameters.page, pagination_parameters.page_size
-    )
-    pagination_parameters.item_count = total
-    return [_history_entry(r) for r in rows]
+    rows, total = weights.weight_history(args["page"], args["page_size"])
+    return [_history_entry(r) for r in rows], {"X-Total-Count": str(total)}
 
 
 @router_blp.route("/weights/rollback", methods=["POST"])

@@ -39,6 +39,8 @@ def post_raw(client, path, data, content_type="application/json"):
         (with_field(latency=-0.1), "latency"),
         (with_field(cost=-1), "cost"),
         (with_field(latency=10**400), "latency"),
+        (with_field(latency=1.5e9), "latency"),
+        (with_field(cost=1e308), "cost"),
         (with_field(success="true"), "success"),
         (with_field(success=1), "success"),
         (with_field(success=None), "success"),
@@ -69,6 +71,25 @@ def test_record_rejects_non_finite_numbers(client, literal, field):
     assert response.status_code == 422
     assert field in response.get_json()["errors"]["json"]
     assert total_requests(client) == 0
+
+
+@pytest.mark.parametrize("field", ["model", "task"])
+def test_record_rejects_lone_surrogates_in_labels(client, field):
+    # Valid JSON escapes, but no UTF-8 encoding: storing them used to fail with a 500.
+    raw = json.dumps({**VALID, field: "gpt"}).replace('"gpt"', '"gpt\\ud800"')
+    response = post_raw(client, "/router/record", raw)
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]["json"]
+    assert total_requests(client) == 0
+
+
+def test_record_accepts_the_largest_values_twice(client):
+    body = with_field(latency=1e9, cost=1e9)
+    assert client.post("/router/record", json=body).status_code == 200
+    assert client.post("/router/record", json=body).status_code == 200
+    metrics = client.get("/router/metrics").get_json()["gpt-4"]
+    assert metrics["average_latency"] == 1e9
+    assert metrics["p95_latency"] > 1e5  # the last histogram bin
 
 
 def test_record_accepts_model_name_of_128_characters(client):

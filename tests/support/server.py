@@ -25,6 +25,24 @@ def free_port() -> int:
 @contextmanager
 def gunicorn_server(database_url: str, workers: int, log_dir: Path, extra_args=(), env=None):
     """Serve ``wsgi:app`` with the project's gunicorn.conf.py; yield the base URL."""
+    with gunicorn_process(database_url, workers, log_dir, extra_args, env) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def gunicorn_process(
+    database_url: str,
+    workers: int,
+    log_dir: Path,
+    extra_args=(),
+    env=None,
+    log_name: str = "gunicorn.log",
+):
+    """Like gunicorn_server, but yield (base URL, master process): tests may kill it.
+
+    The master leads its own process group, so ``os.killpg(process.pid, ...)`` reaches
+    every worker too.
+    """
     port = free_port()
     environment = {
         **os.environ,
@@ -33,7 +51,8 @@ def gunicorn_server(database_url: str, workers: int, log_dir: Path, extra_args=(
         "WEB_CONCURRENCY": str(workers),
         **(env or {}),
     }
-    log = open(log_dir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    log_path = log_dir / log_name
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *extra_args, "wsgi:app"],
         cwd=ROOT,
@@ -44,8 +63,8 @@ def gunicorn_server(database_url: str, workers: int, log_dir: Path, extra_args=(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(base_url, process, log_dir / "gunicorn.log")
-        yield base_url
+        wait_until_serving(base_url, process, log_path)
+        yield base_url, process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
