@@ -13,6 +13,7 @@ ENDPOINTS = [
     "POST /router/optimize",
     "GET /router/weights",
     "PUT /router/weights",
+    "GET /dashboard",
 ]
 
 
