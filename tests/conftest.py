@@ -175,6 +175,7 @@ class LiveAurea:
     base_url: str
     app: Flask
     tokens: dict[str, str]
+    log_path: Path  # gunicorn's access and error logs
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -191,10 +192,10 @@ def live_aurea(request, tmp_path_factory) -> Iterator[LiveAurea]:
             upgrade(directory=str(MIGRATIONS_DIR))
             tokens = {role: create_token(f"{role}-token", role) for role in TOKEN_ROLES}
             db.session.remove()
-        env = {"AUREA_CACHE_SECONDS": "0", "AUREA_ACCESS_LOG": "off"}
+        env = {"AUREA_CACHE_SECONDS": "0", "AUREA_ACCESS_LOG": "-"}
         try:
             with gunicorn_server(url, workers=2, log_dir=directory, env=env) as base_url:
-                yield LiveAurea(base_url, app, tokens)
+                yield LiveAurea(base_url, app, tokens, directory / "gunicorn.log")
         finally:
             with app.app_context():
                 db.session.remove()
