@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test bench migrate lint venv clean
+.PHONY: run test bench migrate lint venv clean chromium
 
 # (Re)create the virtualenv when it is missing or broken (e.g. its Python moved),
 # and reinstall whenever requirements.txt changes.
@@ -34,6 +34,12 @@ bench: venv
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
 	$(BIN)/python -m bench.run
+
+# Debian's Chromium for the dashboard's browser test (skipped without it, except under CI=true).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -21,6 +21,9 @@ def access_log_setting(value):
 
 
 accesslog = access_log_setting(os.environ.get("AUREA_ACCESS_LOG"))
+# gunicorn's default format, with the path (%(U)s) instead of the request line (%(r)s):
+# query strings are never logged, as they may hold a token (GET /dashboard?token=...).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 # The application's logs (one JSON line per request) go to the error log too.
 errorlog = "-"
 loglevel = os.environ.get("AUREA_LOG_LEVEL", "info")

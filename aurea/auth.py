@@ -79,15 +79,18 @@ def known_tokens() -> KnownTokens:
     return read_cache().get_or_compute(("api_tokens",), _load_tokens)
 
 
-def authenticate(permission: str) -> None:
-    """Check the request's bearer token for ``permission``; set ``g.actor`` to its name."""
+def authenticate(permission: str, allow_query_token: bool = False) -> None:
+    """Check the request's bearer token for ``permission``; set ``g.actor`` to its name.
+
+    With ``allow_query_token`` (pages a browser opens, where a header is hard to send),
+    a ``?token=`` query parameter is accepted when there is no Authorization header.
+    """
     tokens = known_tokens()
     if not tokens.any_created:
         g.actor = None
         return
-    header = request.headers.get("Authorization", "")
-    scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
+    presented = _presented_token(allow_query_token)
+    if not presented:
         raise Unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'.")
     presented_digest = digest(presented.strip())
     match = None
@@ -103,13 +106,21 @@ def authenticate(permission: str) -> None:
     g.actor = name
 
 
-def requires(permission: str) -> Callable:
+def _presented_token(allow_query_token: bool) -> str:
+    header = request.headers.get("Authorization")
+    if header is None and allow_query_token:
+        return request.args.get("token", "").strip()
+    scheme, _, presented = (header or "").partition(" ")
+    return presented.strip() if scheme.lower() == "bearer" else ""
+
+
+def requires(permission: str, allow_query_token: bool = False) -> Callable:
     """Guard a view (before its arguments are parsed) and document the bearer scheme."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def guarded(*args, **kwargs):
-            authenticate(permission)
+            authenticate(permission, allow_query_token)
             return view(*args, **kwargs)
 
         guarded._apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))

@@ -175,6 +175,16 @@ class ScopeArgsSchema(StrictSchema):
     )
 
 
+class DashboardArgsSchema(ScopeArgsSchema):
+    token = fields.String(
+        load_only=True,
+        metadata={
+            "description": "An API token (reader or admin), for browsers that cannot send the "
+            "Authorization header. Accepted on /dashboard only, and never logged."
+        },
+    )
+
+
 class RecordResponseSchema(ma.Schema):
     status = fields.String(
         metadata={

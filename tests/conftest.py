@@ -9,17 +9,25 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from aurea import create_app
 from aurea.clock import FrozenClock
 from aurea.extensions import db
+from aurea.models import TOKEN_ROLES
+from aurea.services.tokens import create_token
 from config import MIGRATIONS_DIR, TestingConfig, normalize_database_url
+from tests.support.server import gunicorn_server
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -46,11 +54,11 @@ def with_search_path(url: str, schema: str) -> str:
     )
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path):
-    """An empty database: an SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'aurea.db'}"
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """An empty database: an SQLite file in ``directory``, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'aurea.db'}"
         return
     base = postgres_base_url()
     schema = f"aurea_test_{uuid.uuid4().hex[:12]}"
@@ -63,6 +71,13 @@ def database_url(request, tmp_path):
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """An empty database: an SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def make_app(database_url: str, **settings):
@@ -151,3 +166,37 @@ def ctx(app):
     with app.app_context():
         yield app
         db.session.remove()
+
+
+@dataclass(frozen=True)
+class LiveAurea:
+    """A gunicorn-served Aurea, an application on the same database, and a token per role."""
+
+    base_url: str
+    app: Flask
+    tokens: dict[str, str]
+    log_path: Path  # gunicorn's access and error logs
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live_aurea(request, tmp_path_factory) -> Iterator[LiveAurea]:
+    """Aurea under gunicorn (2 workers, no read cache) on a database shared by a module's tests.
+
+    A token per role exists before the server starts, so every /router call needs one.
+    Tests that share the server use model names of their own.
+    """
+    directory = tmp_path_factory.mktemp(f"live-{request.param}")
+    with fresh_database(request.param, directory) as url:
+        app = make_app(url)
+        with app.app_context():
+            upgrade(directory=str(MIGRATIONS_DIR))
+            tokens = {role: create_token(f"{role}-token", role) for role in TOKEN_ROLES}
+            db.session.remove()
+        env = {"AUREA_CACHE_SECONDS": "0", "AUREA_ACCESS_LOG": "-"}
+        try:
+            with gunicorn_server(url, workers=2, log_dir=directory, env=env) as base_url:
+                yield LiveAurea(base_url, app, tokens, directory / "gunicorn.log")
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

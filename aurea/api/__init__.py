@@ -3,6 +3,7 @@
 from flask import Flask
 from flask_smorest import Api
 
+from aurea.api.dashboard import dashboard_blp
 from aurea.api.docs import register_docs_assets
 from aurea.api.health import health_blp
 from aurea.api.models import models_blp
@@ -22,4 +23,5 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(models_blp)
     api.register_blueprint(health_blp)
     api.register_blueprint(prometheus_blp)
+    api.register_blueprint(dashboard_blp)
     register_docs_assets(app)

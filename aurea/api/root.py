@@ -18,6 +18,7 @@ ENDPOINTS = [
     "GET /router/models",
     "POST /router/models",
     "PATCH /router/models/<name>",
+    "GET /dashboard",
 ]
 
 

@@ -47,8 +47,8 @@ class Selection:
     ranking: list[routing.RankEntry]
 
 
-def _load_inputs(scope: Scope) -> SelectionInputs:
-    session = db.session
+def load_inputs(session, scope: Scope) -> SelectionInputs:
+    """Read what a selection in ``scope`` needs, in the session's transaction."""
     return SelectionInputs(
         registry=load_registry(session),
         scoped=load_scoped_stats(session, scope, with_latency_bins=True),
@@ -89,9 +89,25 @@ def select_model(
     constraints: routing.Constraints | None = None,
     weights: Weights | None = None,
 ) -> Selection:
-    """Pick a model in ``scope`` under ``constraints``, with the weights in force or ``weights``."""
+    """Pick a model in ``scope`` under ``constraints``, with the weights in force or ``weights``.
+
+    What it reads is reused for up to AUREA_CACHE_SECONDS (see aurea.cache); the decision
+    itself (with its exploration draw) is made per request.
+    """
+    inputs = read_cache().get_or_compute(
+        cache_key("select", scope), lambda: load_inputs(db.session, scope)
+    )
+    return choose(scope, inputs, constraints, weights)
+
+
+def choose(
+    scope: Scope,
+    inputs: SelectionInputs,
+    constraints: routing.Constraints | None = None,
+    weights: Weights | None = None,
+) -> Selection:
+    """Decide from inputs already read; raise NoModelQualifies when nothing qualifies."""
     constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
-    inputs = read_cache().get_or_compute(cache_key("select", scope), lambda: _load_inputs(scope))
     used = weights or inputs.weights.weights
     try:
         decision = routing.decide(

@@ -38,6 +38,12 @@ def test_access_log_is_stdout_by_default_and_can_be_turned_off(environ, value, e
     assert load_config()["accesslog"] == expected
 
 
+def test_the_access_log_leaves_out_query_strings(environ):
+    log_format = load_config()["access_log_format"]
+    assert "%(U)s" in log_format
+    assert "%(r)s" not in log_format and "%(q)s" not in log_format
+
+
 def test_a_configured_multiproc_dir_is_created_or_emptied_at_start(environ, tmp_path):
     directory = tmp_path / "prometheus"
     directory.mkdir()

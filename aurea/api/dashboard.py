@@ -1,0 +1,85 @@
+"""GET /dashboard: a server-rendered page of models, scores, the selection and weight history.
+
+No script and no external asset: the page works offline, and its Content-Security-Policy
+forbids scripts altogether. It needs the reader permission like the metrics it shows; as a
+browser cannot easily send a bearer header, ``?token=`` is accepted here (and only here).
+The token is never logged (request logs hold the path without its query string) and the
+page is sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``, so the
+URL that holds it is neither passed on by links nor kept by caches.
+"""
+
+from __future__ import annotations
+
+from flask import make_response, render_template
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from aurea import schemas
+from aurea.auth import READ, requires
+from aurea.charts import SOURCE_LEGEND, weight_chart
+from aurea.scoring import CRITERIA
+from aurea.services.dashboard import dashboard
+from aurea.services.scope import Scope
+from aurea.windows import WINDOWS
+
+dashboard_blp = Blueprint("dashboard", __name__, description="Human-readable dashboard")
+
+HTML_RESPONSE = {
+    "description": "The dashboard, as an HTML page.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+@dashboard_blp.route("/dashboard", methods=["GET"])
+@requires(READ, allow_query_token=True)
+@dashboard_blp.arguments(schemas.DashboardArgsSchema, location="query", unknown=RAISE)
+@dashboard_blp.doc(responses={"200": HTML_RESPONSE})
+def dashboard_view(args: dict):
+    """Show per-model metrics and score components, the selection and the weight history."""
+    token = args.pop("token", None)
+    data = dashboard(Scope.from_request(**args))
+    page = render_template(
+        "dashboard.html",
+        d=data,
+        chart=weight_chart(data.history),
+        criteria=CRITERIA,
+        legend=SOURCE_LEGEND,
+        windows=list(WINDOWS),
+        token=token,
+    )
+    response = make_response(page)
+    response.headers.update(HEADERS)
+    return response
+
+
+@dashboard_blp.app_template_filter("seconds")
+def format_seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+@dashboard_blp.app_template_filter("usd")
+def format_usd(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value == 0:
+        return "$0"
+    return f"${value:.5f}" if value < 0.01 else f"${value:.4f}"
+
+
+@dashboard_blp.app_template_filter("percent")
+def format_percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+@dashboard_blp.app_template_filter("unit")
+def format_unit(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"

@@ -1,0 +1,1 @@
+"""Examples of using Aurea; run them from the repository root with ``python -m``."""
