@@ -39,7 +39,7 @@ HEADERS = {
 
 @dashboard_blp.route("/dashboard", methods=["GET"])
 @requires(READ, allow_query_token=True)
-@dashboard_blp.arguments(schemas.DashboardArgsSchema, location="query", unknown=RAISE)
+@dashboard_blp.arguments(schemas.DashboardArgsSchema(), location="query", unknown=RAISE)
 @dashboard_blp.doc(responses={"200": HTML_RESPONSE})
 def dashboard_view(args: dict):
     """Show per-model metrics and score components, the selection and the weight history."""

@@ -36,7 +36,7 @@ def list_models():
 
 @models_blp.route("", methods=["POST"])
 @requires(ADMIN)
-@models_blp.arguments(schemas.ModelCreateSchema)
+@models_blp.arguments(schemas.ModelCreateSchema())
 @models_blp.response(201, schemas.ModelSchema)
 @models_blp.alt_response(409, description="The model is already registered.")
 def create_model(body: dict):
@@ -46,7 +46,7 @@ def create_model(body: dict):
 
 @models_blp.route("/<path:name>", methods=["PATCH"])
 @requires(ADMIN)
-@models_blp.arguments(schemas.ModelPatchSchema)
+@models_blp.arguments(schemas.ModelPatchSchema())
 @models_blp.response(200, schemas.ModelSchema)
 @models_blp.alt_response(404, description="No model of that name is registered.")
 def update_model(body: dict, name: str):

@@ -65,7 +65,7 @@ def _rank_entry(entry) -> dict:
 
 @router_blp.route("/select", methods=["GET"])
 @requires(READ)
-@router_blp.arguments(schemas.SelectArgsSchema, location="query", unknown=RAISE)
+@router_blp.arguments(schemas.SelectArgsSchema(), location="query", unknown=RAISE)
 @router_blp.response(200, schemas.SelectionSchema)
 @router_blp.alt_response(422, description="Invalid parameters, or no model qualifies.")
 def select(args: dict):
@@ -91,7 +91,7 @@ def select(args: dict):
 
 @router_blp.route("/record", methods=["POST"])
 @requires(RECORD)
-@router_blp.arguments(schemas.RecordRequestSchema)
+@router_blp.arguments(schemas.RecordRequestSchema())
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
     """Record the outcome of one model request."""
@@ -103,7 +103,7 @@ def record(body: dict):
 
 @router_blp.route("/records", methods=["POST"])
 @requires(RECORD)
-@router_blp.arguments(schemas.RecordBatchSchema)
+@router_blp.arguments(schemas.RecordBatchSchema())
 @router_blp.response(200, schemas.RecordBatchResponseSchema)
 def record_batch(body: dict):
     """Record up to 1,000 requests at once: all are stored or none."""
@@ -126,7 +126,7 @@ def record_batch(body: dict):
 
 @router_blp.route("/metrics", methods=["GET"])
 @requires(READ)
-@router_blp.arguments(schemas.ScopeArgsSchema, location="query", unknown=RAISE)
+@router_blp.arguments(schemas.ScopeArgsSchema(), location="query", unknown=RAISE)
 @router_blp.doc(responses={"200": METRICS_RESPONSE})
 def metrics_view(args: dict):
     """Summarise the metrics of every registered model."""
@@ -135,7 +135,7 @@ def metrics_view(args: dict):
 
 @router_blp.route("/optimize", methods=["POST"])
 @requires(ADMIN)
-@router_blp.arguments(schemas.OptimizeArgsSchema, location="query", unknown=RAISE)
+@router_blp.arguments(schemas.OptimizeArgsSchema(), location="query", unknown=RAISE)
 @router_blp.response(200, schemas.OptimizeResponseSchema)
 def optimize_view(args: dict):
     """Re-tune the weights from the variation of each criterion across models (weekly)."""
@@ -162,7 +162,7 @@ def get_weights():
 
 @router_blp.route("/weights", methods=["PUT"])
 @requires(ADMIN)
-@router_blp.arguments(schemas.WeightsSchema)
+@router_blp.arguments(schemas.WeightsSchema())
 @router_blp.response(200, schemas.WeightsSchema)
 @router_blp.alt_response(400, description="The weights do not sum to 1.0.")
 def put_weights(body: dict):
@@ -190,7 +190,7 @@ TOTAL_COUNT_HEADER = {
 
 @router_blp.route("/weights/history", methods=["GET"])
 @requires(READ)
-@router_blp.arguments(schemas.PageArgsSchema, location="query", unknown=RAISE)
+@router_blp.arguments(schemas.PageArgsSchema(), location="query", unknown=RAISE)
 @router_blp.response(200, schemas.WeightHistoryEntrySchema(many=True), headers=TOTAL_COUNT_HEADER)
 def weights_history(args: dict):
     """List every weight change, newest first (paginated: page, page_size)."""
@@ -200,7 +200,7 @@ def weights_history(args: dict):
 
 @router_blp.route("/weights/rollback", methods=["POST"])
 @requires(ADMIN)
-@router_blp.arguments(schemas.RollbackSchema)
+@router_blp.arguments(schemas.RollbackSchema())
 @router_blp.response(200, schemas.WeightHistoryEntrySchema)
 @router_blp.alt_response(404, description="No weight_history row with that id.")
 def weights_rollback(body: dict):
