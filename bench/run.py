@@ -37,11 +37,13 @@ DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,1000000").split(",")]
 WORKERS = 2
+# name, method, path, wrk script, rows stored per request
 ENDPOINTS = [
-    ("yardstick", "GET", "/bench/hello"),
-    ("select", "GET", "/router/select"),
-    ("metrics", "GET", "/router/metrics"),
-    ("record", "POST", "/router/record"),
+    ("yardstick", "GET", "/bench/hello", None, 0),
+    ("select", "GET", "/router/select", None, 0),
+    ("metrics", "GET", "/router/metrics", None, 0),
+    ("record", "POST", "/router/record", "record.lua", 1),
+    ("batch", "POST", "/router/records", "records.lua", 500),
 ]
 
 
@@ -129,10 +131,10 @@ def worker_peak_rss_mb(master: int) -> float:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url: str, method: str, duration: int) -> dict:
+def wrk(url: str, script: str | None, duration: int) -> dict:
     args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", url]
-    if method == "POST":
-        args[1:1] = ["-s", str(ROOT / "bench" / "record.lua")]
+    if script:
+        args[1:1] = ["-s", str(ROOT / "bench" / script)]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     latency = {
         p: float(v) * _UNITS[u]
@@ -147,11 +149,12 @@ def wrk(url: str, method: str, duration: int) -> dict:
     }
 
 
-def measure(base_url: str, method: str, path: str) -> dict:
-    wrk(base_url + path, method, 1)  # warm-up
-    runs = [wrk(base_url + path, method, DURATION) for _ in range(3)]
+def measure(base_url: str, path: str, script: str | None, rows_per_request: int) -> dict:
+    wrk(base_url + path, script, 1)  # warm-up
+    runs = [wrk(base_url + path, script, DURATION) for _ in range(3)]
     median = sorted(runs, key=lambda r: r["rps"])[1]
-    return {**median, "runs_rps": [r["rps"] for r in runs]}
+    rows = median["rps"] * rows_per_request if rows_per_request else None
+    return {**median, "rows_per_s": rows, "runs_rps": [r["rps"] for r in runs]}
 
 
 def bench_one(kind: str, base: str, size: int, port: int) -> dict:
@@ -166,7 +169,10 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
         process = start_gunicorn(url, port)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            results = {name: measure(base_url, method, path) for name, method, path in ENDPOINTS}
+            results = {
+                name: measure(base_url, path, script, rows)
+                for name, _method, path, script, rows in ENDPOINTS
+            }
             peak = worker_peak_rss_mb(process.pid)
         finally:
             stop(process)
@@ -186,14 +192,17 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
 
 def table(runs: list[dict]) -> str:
     lines = [
-        "| database | rows | endpoint | req/s | ratio to yardstick | p50 ms | p99 ms | non-2xx |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| database | rows | endpoint | req/s | ratio to yardstick | rows/s | p50 ms | p99 ms "
+        "| non-2xx |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         for name, r in run["endpoints"].items():
+            rows = f"{r['rows_per_s']:,.0f}" if r.get("rows_per_s") else ""
             lines.append(
                 f"| {run['database']} | {run['rows']:,} | {name} | {r['rps']:,.0f} | "
-                f"{r['ratio']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+                f"{r['ratio']:.2f} | {rows} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+                f"| {r['errors']} |"
             )
     lines += [
         "",
