@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
@@ -109,9 +111,13 @@ def record_batch(body: dict):
     """Record up to 1,000 requests at once: all are stored or none."""
     items = body["records"]
     statuses = records.record_requests([records.Record(**item) for item in items])
-    for item, status in zip(items, statuses, strict=True):
-        if status == records.RECORDED:
-            observe_record(item["model"], item["success"])
+    stored = Counter(
+        (item["model"], item["success"])
+        for item, status in zip(items, statuses, strict=True)
+        if status == records.RECORDED
+    )
+    for (model, success), count in stored.items():
+        observe_record(model, success, count)
     duplicates = statuses.count(records.DUPLICATE)
     return {
         "status": "recorded",

@@ -70,9 +70,9 @@ def observe_http_request(endpoint: str | None, method: str, status: int, seconds
     HTTP_REQUEST_DURATION.labels(endpoint_label, method_label).observe(seconds)
 
 
-def observe_record(model: str, success: bool) -> None:
-    """Count one committed record."""
-    RECORDS.labels(model, "success" if success else "failure").inc()
+def observe_record(model: str, success: bool, count: int = 1) -> None:
+    """Count committed records of one model and outcome."""
+    RECORDS.labels(model, "success" if success else "failure").inc(count)
 
 
 def observe_selection(model: str, reason: str) -> None:
