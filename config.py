@@ -59,6 +59,10 @@ class Config:
     # Seconds GET /readyz may wait for the database before answering 503; kept short
     # so that probes never hang (PostgreSQL rounds connection timeouts up to 2 s).
     AUREA_READY_TIMEOUT = _float_env("AUREA_READY_TIMEOUT", 2.0)
+    # FULL: an acknowledged record survives a power loss (fsync per commit). NORMAL (in WAL
+    # mode): it survives a crash of Aurea or of the host's processes, not of the host itself,
+    # and commits need no fsync. See README "Databases".
+    AUREA_SQLITE_SYNCHRONOUS = os.environ.get("AUREA_SQLITE_SYNCHRONOUS", "FULL").upper()
     # Smallest weight optimize may give a criterion, so none is ever ignored.
     AUREA_MIN_WEIGHT = _float_env("AUREA_MIN_WEIGHT", 0.1)
     # Window of recent data that scores, metrics and optimize read: 1h, 24h, 7d, 30d or all.

@@ -9,7 +9,7 @@ from aurea.api import register_blueprints
 from aurea.auth import log_open_mode
 from aurea.cache import init_cache
 from aurea.cli import aurea_cli
-from aurea.database import engine_options, init_database
+from aurea.database import SQLITE_SYNCHRONOUS, engine_options, init_database
 from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
 from aurea.observability import register_observability
@@ -50,6 +50,8 @@ def check_settings(config) -> None:
     step = config["AUREA_MAX_WEIGHT_STEP"]
     if step is not None and not 0 < step <= 1:
         raise RuntimeError("AUREA_MAX_WEIGHT_STEP must be in (0, 1]")
+    if config["AUREA_SQLITE_SYNCHRONOUS"] not in SQLITE_SYNCHRONOUS:
+        raise RuntimeError("AUREA_SQLITE_SYNCHRONOUS must be FULL or NORMAL")
     if config["AUREA_DB_TIMEOUT"] <= 0:
         raise RuntimeError("AUREA_DB_TIMEOUT must be more than 0 seconds")
 

@@ -103,7 +103,10 @@ def install_postgres_deadline(engine: Engine) -> None:
         return DeadlineConnection.connect(*cargs, **cparams)
 
 
-def install_sqlite_pragmas(engine: Engine, timeout: float) -> None:
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def install_sqlite_pragmas(engine: Engine, timeout: float, synchronous: str = "FULL") -> None:
     """Apply durability pragmas and explicit BEGIN handling to an SQLite engine."""
     if engine.dialect.name != "sqlite":
         return
@@ -116,7 +119,7 @@ def install_sqlite_pragmas(engine: Engine, timeout: float) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -130,7 +133,7 @@ def init_database(app: Flask) -> None:
     """Install engine hooks once the engine for ``app`` exists, and the request budget."""
     timeout = app.config["AUREA_DB_TIMEOUT"]
     with app.app_context():
-        install_sqlite_pragmas(db.engine, timeout)
+        install_sqlite_pragmas(db.engine, timeout, app.config["AUREA_SQLITE_SYNCHRONOUS"])
         install_postgres_deadline(db.engine)
     app.wsgi_app = DatabaseBudget(app.wsgi_app, timeout)  # type: ignore[method-assign]
 

@@ -43,3 +43,15 @@ def test_write_services_begin_immediate_even_after_a_read(begins):
     set_weights(Weights(0.4, 0.4, 0.2))
     optimize_weights(Scope.from_request())
     assert begins == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]
+
+
+def test_operators_may_trade_power_loss_durability_for_commit_speed(database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite-specific")
+    from tests.conftest import make_app
+
+    app = make_app(database_url, AUREA_SQLITE_SYNCHRONOUS="NORMAL")
+    with app.app_context():
+        assert db.session.execute(sa.text("PRAGMA synchronous")).scalar() == 1
+        db.session.remove()
+        db.engine.dispose()
