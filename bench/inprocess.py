@@ -1,0 +1,77 @@
+"""Per-request cost in process (Flask test client, no HTTP server), for profiling.
+
+    .venv/bin/python -m bench.inprocess            # times select, metrics, a 500-record batch
+    .venv/bin/python -m bench.inprocess --profile /router/select
+
+Runs on a fresh SQLite file under bench/work with 1,000 preloaded rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+import uuid
+
+from flask_migrate import upgrade
+
+from aurea import create_app
+from aurea.extensions import db
+from bench.load import MODELS, bulk_load
+from bench.run import WORK
+from config import MIGRATIONS_DIR, Config
+
+BATCH = {
+    "records": [
+        {
+            "model": m,
+            "latency": 0.2 + (i % 17) / 10,
+            "cost": 0.001 * (i % 7 + 1),
+            "success": i % 10 != 0,
+        }
+        for i, m in enumerate(list(MODELS) * 100)
+    ]
+}
+
+
+def app_with_rows(rows: int):
+    WORK.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{WORK / f'inprocess-{uuid.uuid4().hex[:8]}.db'}"
+    app = create_app(type("BenchConfig", (Config,), {"SQLALCHEMY_DATABASE_URI": url}))
+    app.add_url_rule("/bench/hello", "hello", lambda: {"hello": "world"})
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        bulk_load(db.engine, rows)
+    return app
+
+
+def timed(client, method: str, path: str, n: int, body=None) -> float:
+    client.open(path, method=method, json=body)
+    start = time.perf_counter()
+    for _ in range(n):
+        client.open(path, method=method, json=body)
+    return (time.perf_counter() - start) / n * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", metavar="PATH", help="cProfile 300 GETs of PATH")
+    args = parser.parse_args()
+    client = app_with_rows(1000).test_client()
+    if args.profile:
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(300):
+            client.get(args.profile)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        return
+    for path in ("/bench/hello", "/router/select", "/router/metrics"):
+        print(f"GET {path}: {timed(client, 'GET', path, 300):.2f} ms per request")
+    batch_ms = timed(client, "POST", "/router/records", 10, BATCH)
+    print(f"POST /router/records (500): {batch_ms:.1f} ms per batch")
+
+
+if __name__ == "__main__":
+    main()
