@@ -33,10 +33,6 @@ class InvalidWeights(AureaError):
     """Weights that are well-formed numbers but do not sum to 1."""
 
 
-class NoModelsRegistered(AureaError):
-    status_code = HTTPStatus.NOT_FOUND
-
-
 def error_body(status: HTTPStatus, message: str, errors: dict[str, Any] | None = None) -> dict:
     body: dict[str, Any] = {"code": status.value, "status": status.phrase, "message": message}
     if errors:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 WEIGHT_SUM_TOLERANCE = 1e-6
@@ -97,11 +97,6 @@ def score_models(stats: Sequence[ModelStats], weights: Weights) -> dict[str, Mod
             score=cost * weights.cost + quality * weights.quality + latency * weights.latency,
         )
     return scores
-
-
-def best_score(scores: Iterable[ModelScore]) -> ModelScore | None:
-    """Return the highest-scoring model; equal scores go to the name that sorts first."""
-    return min(scores, key=lambda s: (-s.score, s.model), default=None)
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float:

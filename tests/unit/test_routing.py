@@ -130,3 +130,14 @@ def test_limit_step_scales_the_move_so_weights_still_sum_to_one():
     assert limited.sums_to_one()
     assert limit_step(old, new, None) == new
     assert limit_step(old, new, 0.5) == new
+
+
+def test_equal_scores_go_to_the_name_that_sorts_first():
+    decision = decide([cand("zeta"), cand("alpha"), cand("mid")], Constraints(), DEFAULT_WEIGHTS)
+    assert decision.selected_model == "alpha"
+    assert [e.candidate.model for e in decision.ranking] == ["alpha", "mid", "zeta"]
+
+
+def test_nothing_registered_means_nothing_qualifies():
+    with pytest.raises(routing.NoModelQualifies):
+        decide([], Constraints(), DEFAULT_WEIGHTS)

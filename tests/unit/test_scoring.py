@@ -11,7 +11,6 @@ from aurea.scoring import (
     ModelScore,
     ModelStats,
     Weights,
-    best_score,
     coefficient_of_variation,
     inverted_min_max,
     propose_weights,
@@ -48,7 +47,7 @@ def test_seed_example_scores_cheap_fast_model_highest():
     # gpt-4: cost 0, latency 0, quality 1 -> 0.34; gpt-3.5: 1, 1, 1 -> 1.0
     assert scores["gpt-4"].score == pytest.approx(0.34)
     assert scores["gpt-3.5-turbo"].score == pytest.approx(1.0)
-    assert best_score(scores.values()).model == "gpt-3.5-turbo"
+    assert max(scores.values(), key=lambda s: s.score).model == "gpt-3.5-turbo"
 
 
 def test_three_model_scores_match_hand_computation():
@@ -67,21 +66,12 @@ def test_three_model_scores_match_hand_computation():
     assert scores["b"].latency_score == pytest.approx(2 / 3)
     assert scores["b"].score == pytest.approx(2 / 3 * 0.2 + 0.75 * 0.5 + 2 / 3 * 0.3)
     assert scores["c"].score == pytest.approx(0.8)
-    assert best_score(scores.values()).model == "c"
+    assert max(scores.values(), key=lambda s: s.score).model == "c"
 
 
 def test_single_model_gets_full_cost_and_latency_scores():
     scores = score_models([stats("solo", 3.0, 1.0, 0.25)], DEFAULT_WEIGHTS)
     assert scores["solo"].score == pytest.approx(0.33 + 0.25 * 0.34 + 0.33)
-
-
-def test_best_score_breaks_ties_by_name():
-    tied = [ModelScore(name, 1, 1, 1, 0.5) for name in ("zeta", "alpha", "mid")]
-    assert best_score(tied).model == "alpha"
-
-
-def test_best_score_of_no_models_is_none():
-    assert best_score([]) is None
 
 
 def test_coefficient_of_variation_is_population_stdev_over_mean():
