@@ -33,9 +33,7 @@ def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def add_health(
-    session: Session, outcomes: list[tuple[str, bool, datetime]], now: datetime
-) -> None:
+def add_health(session: Session, outcomes: list[tuple[str, bool, datetime]], now: datetime) -> None:
     """Count (model, success, at) outcomes in the minute of each ``at`` (the caller commits).
 
     Whether a model trips is judged at ``now``, over the lookback before it: a back-filled
