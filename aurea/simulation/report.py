@@ -50,10 +50,11 @@ def summarize(scenario: Scenario, steps, run: PolicyRun) -> dict:
     for m in run.chosen:
         choices[m] = choices.get(m, 0) + 1
     n = len(requests)
+    chosen = zip(requests, run.chosen, strict=True)
     return {
         "requests": n,
         "cumulative_regret": round(sum(regrets), 4),
-        "mean_utility": round(sum(r.utilities[m] for r, m in zip(requests, run.chosen)) / n, 5),
+        "mean_utility": round(sum(r.utilities[m] for r, m in chosen) / n, 5),
         "mean_realized_utility": round(sum(run.realized) / n, 5),
         "incident_share": incident_share,
         "recovery": recovery(scenario, requests, run.chosen),

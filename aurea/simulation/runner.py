@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from aurea.cli import POLICIES
 from aurea.simulation.aurea_policy import AureaPolicy
 from aurea.simulation.policies import LatencyPolicy, Outcome, Policy, RandomPolicy, SeedPolicy
 from aurea.simulation.scenario import Scenario
-
-from aurea.cli import POLICIES
 
 DEFAULT_POLICIES = POLICIES
 EXPLORATION = 0.1
