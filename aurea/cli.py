@@ -122,6 +122,23 @@ def tokens_revoke(name: str) -> None:
     click.echo(f"revoked {name!r}")
 
 
+def _settings(_ctx, _param, values) -> dict:
+    settings = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.startswith("AUREA_"):
+            raise click.BadParameter(f"expected AUREA_NAME=VALUE, got {item!r}")
+        for kind in (int, float):
+            try:
+                settings[key] = kind(raw)
+                break
+            except ValueError:
+                continue
+        else:
+            settings[key] = raw
+    return settings
+
+
 @aurea_cli.command("simulate")
 @click.argument("scenario")
 @click.option(
@@ -135,7 +152,15 @@ def tokens_revoke(name: str) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Write report.json and regret.png.")
 @click.option("--hours", type=click.FloatRange(min=1), help="Shorten the scenario.")
 @click.option("--requests-per-hour", type=click.FloatRange(min=0.1), help="Change the traffic.")
-def simulate_command(scenario, policies, seed, out, hours, requests_per_hour) -> None:
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    callback=_settings,
+    metavar="AUREA_X=VALUE",
+    help="A setting for every Aurea policy (repeatable), e.g. AUREA_WINDOW=24h.",
+)
+def simulate_command(scenario, policies, seed, out, hours, requests_per_hour, settings) -> None:
     """Compare routing policies on a simulated SCENARIO (a file, or a name in scenarios/).
 
     Each Aurea policy runs the real service code on its own throwaway SQLite database;
@@ -150,8 +175,10 @@ def simulate_command(scenario, policies, seed, out, hours, requests_per_hour) ->
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise click.ClickException(f"cannot load scenario {scenario!r}: {exc}") from None
     loaded = rescale(loaded, hours=hours, requests_per_hour=requests_per_hour)
-    steps, runs = simulate(loaded, policies or POLICIES, seed)
+    steps, runs = simulate(loaded, policies or POLICIES, seed, settings)
     result = build_report(loaded, steps, runs, seed)
+    if settings:
+        result["settings"] = settings
     click.echo(table(result))
     if out:
         directory = Path(out)

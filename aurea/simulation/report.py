@@ -111,7 +111,10 @@ def table(report: dict) -> str:
         f"{'policy':<16}{'regret':>10}{'mean utility':>14}{'incident share':>16}"
         f"  recovery (per change)   seconds"
     )
-    lines = [f"scenario {report['scenario']} (seed {report['seed']})", head]
+    title = f"scenario {report['scenario']} (seed {report['seed']})"
+    if report.get("settings"):
+        title += " with " + " ".join(f"{k}={v}" for k, v in report["settings"].items())
+    lines = [title, head]
     for name, p in report["policies"].items():
         share = "-" if p["incident_share"] is None else f"{p['incident_share']:.3f}"
         lines.append(

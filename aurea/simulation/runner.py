@@ -87,16 +87,18 @@ class OraclePolicy(Policy):
         )
 
 
-def make_policy(name: str, scenario: Scenario, seed: int) -> Policy:
+def make_policy(name: str, scenario: Scenario, seed: int, settings: dict | None = None) -> Policy:
+    """Build a policy; ``settings`` (AUREA_* values) apply to every Aurea policy."""
+    # Exploration draws are seeded in every Aurea policy, so any run is reproducible.
+    settings = {"AUREA_RANDOM_SEED": float(seed), **(settings or {})}
     if name == "oracle":
         return OraclePolicy(scenario)
     if name == "aurea":
-        return AureaPolicy(name, scenario.start)
-    if name == "aurea-explore":
-        settings = {"AUREA_EXPLORATION": EXPLORATION, "AUREA_RANDOM_SEED": float(seed)}
         return AureaPolicy(name, scenario.start, settings)
+    if name == "aurea-explore":
+        return AureaPolicy(name, scenario.start, {"AUREA_EXPLORATION": EXPLORATION, **settings})
     if name == "aurea-optimize":
-        return AureaPolicy(name, scenario.start, weekly_optimize=True)
+        return AureaPolicy(name, scenario.start, settings, weekly_optimize=True)
     if name == "seed":
         return SeedPolicy()
     if name == "latency":
@@ -131,8 +133,11 @@ def run_policy(policy: Policy, scenario: Scenario, steps) -> PolicyRun:
     return run
 
 
-def simulate(scenario: Scenario, policies=DEFAULT_POLICIES, seed: int = 0):
+def simulate(scenario: Scenario, policies=DEFAULT_POLICIES, seed: int = 0, settings=None):
     """Run each policy in turn on the same traffic; return the traffic and the runs."""
     steps = traffic(scenario, seed)
-    runs = [run_policy(make_policy(name, scenario, seed), scenario, steps) for name in policies]
+    runs = [
+        run_policy(make_policy(name, scenario, seed, settings), scenario, steps)
+        for name in policies
+    ]
     return steps, runs
