@@ -149,7 +149,7 @@ def _settings(_ctx, _param, values) -> dict:
     help="Repeat to compare several (default: all).",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--out", type=click.Path(file_okay=False), help="Write report.json and regret.png.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write NAME.json and NAME.png.")
 @click.option("--hours", type=click.FloatRange(min=1), help="Shorten the scenario.")
 @click.option("--requests-per-hour", type=click.FloatRange(min=0.1), help="Change the traffic.")
 @click.option(
@@ -175,7 +175,10 @@ def simulate_command(scenario, policies, seed, out, hours, requests_per_hour, se
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise click.ClickException(f"cannot load scenario {scenario!r}: {exc}") from None
     loaded = rescale(loaded, hours=hours, requests_per_hour=requests_per_hour)
-    steps, runs = simulate(loaded, policies or POLICIES, seed, settings)
+    try:
+        steps, runs = simulate(loaded, policies or POLICIES, seed, settings)
+    except (RuntimeError, ValueError) as exc:  # a setting the app refuses
+        raise click.ClickException(str(exc)) from None
     result = build_report(loaded, steps, runs, seed)
     if settings:
         result["settings"] = settings
