@@ -10,8 +10,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-NO_TASK = None
-
 
 @dataclass(frozen=True)
 class Truth:
