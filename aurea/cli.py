@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -15,6 +16,9 @@ from aurea.services.aggregates import prune_raw_rows, rebuild_aggregates
 from aurea.services.optimize import OPTIMIZED, optimize_weights
 from aurea.services.scope import Scope
 from aurea.windows import WINDOWS, parse_age
+
+# The simulator's names; its modules are imported when `simulate` runs (they build apps).
+POLICIES = ("oracle", "aurea", "aurea-explore", "aurea-optimize", "seed", "latency", "random")
 
 aurea_cli = AppGroup("aurea", help="Aurea maintenance commands.")
 tokens_cli = AppGroup("tokens", help="API tokens: create, list, revoke.")
@@ -116,3 +120,72 @@ def tokens_revoke(name: str) -> None:
     except AureaError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"revoked {name!r}")
+
+
+def _settings(_ctx, _param, values) -> dict:
+    settings = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.startswith("AUREA_"):
+            raise click.BadParameter(f"expected AUREA_NAME=VALUE, got {item!r}")
+        for kind in (int, float):
+            try:
+                settings[key] = kind(raw)
+                break
+            except ValueError:
+                continue
+        else:
+            settings[key] = raw
+    return settings
+
+
+@aurea_cli.command("simulate")
+@click.argument("scenario")
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Choice(POLICIES),
+    help="Repeat to compare several (default: all).",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", type=click.Path(file_okay=False), help="Write NAME.json and NAME.png.")
+@click.option("--hours", type=click.FloatRange(min=1), help="Shorten the scenario.")
+@click.option("--requests-per-hour", type=click.FloatRange(min=0.1), help="Change the traffic.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    callback=_settings,
+    metavar="AUREA_X=VALUE",
+    help="A setting for every Aurea policy (repeatable), e.g. AUREA_WINDOW=24h.",
+)
+def simulate_command(scenario, policies, seed, out, hours, requests_per_hour, settings) -> None:
+    """Compare routing policies on a simulated SCENARIO (a file, or a name in scenarios/).
+
+    Each Aurea policy runs the real service code on its own throwaway SQLite database;
+    the database in AUREA_DATABASE_URL is not touched.
+    """
+    from aurea.simulation.report import build_report, plot, table, write_json
+    from aurea.simulation.runner import simulate
+    from aurea.simulation.scenario import load_scenario, rescale, resolve_scenario
+
+    try:
+        loaded = load_scenario(resolve_scenario(scenario))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"cannot load scenario {scenario!r}: {exc}") from None
+    loaded = rescale(loaded, hours=hours, requests_per_hour=requests_per_hour)
+    try:
+        steps, runs = simulate(loaded, policies or POLICIES, seed, settings)
+    except (RuntimeError, ValueError) as exc:  # a setting the app refuses
+        raise click.ClickException(str(exc)) from None
+    result = build_report(loaded, steps, runs, seed)
+    if settings:
+        result["settings"] = settings
+    click.echo(table(result))
+    if out:
+        directory = Path(out)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json(result, directory / f"{loaded.name}.json")
+        plot(result, directory / f"{loaded.name}.png")
+        click.echo(f"wrote {directory / loaded.name}.json and .png")

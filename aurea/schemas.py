@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from datetime import UTC, timedelta
 
 import marshmallow as ma
 from marshmallow import fields, validate
 from webargs.fields import DelimitedList
 
+from aurea.clock import now
 from aurea.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
 from aurea.windows import WINDOWS
 
@@ -116,6 +118,35 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+# How far ahead of the server's clock a record's timestamp may be (clients' clocks drift).
+MAX_TIMESTAMP_SKEW = timedelta(seconds=300)
+
+
+class RecordTimestamp(fields.AwareDateTime):
+    """An ISO 8601 timestamp with its UTC offset, at most MAX_TIMESTAMP_SKEW in the future.
+
+    Loaded as an aware UTC datetime; a naive one (no offset) is refused.
+    """
+
+    default_error_messages = {
+        "future": "Must not be more than 300 seconds in the future.",
+        "range": "Not a representable UTC timestamp.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise self.make_error("range") from None
+        if moment - now() > MAX_TIMESTAMP_SKEW:
+            raise self.make_error("future")
+        return moment
+
+
 # Larger values would overflow the aggregates' sums (PostgreSQL refuses, SQLite stores inf).
 MAX_RECORDED_VALUE = 1e9
 
@@ -142,6 +173,16 @@ class RecordRequestSchema(StrictSchema):
             "acknowledged as `duplicate` and counted once.",
             "example": "9b2f6c1e-4d0a-4e8b-a0f3-2f8e1c7d5b10",
             "pattern": LABEL_PATTERN,
+        },
+    )
+    at = RecordTimestamp(
+        data_key="timestamp",
+        load_default=None,
+        metadata={
+            "description": "When the call happened, ISO 8601 with a UTC offset (default: when "
+            "it is recorded). Back-filled records count in their own hour; at most 300 s in "
+            "the future.",
+            "example": "2026-06-15T10:20:00+00:00",
         },
     )
 

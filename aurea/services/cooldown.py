@@ -33,22 +33,26 @@ def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def add_health(session: Session, outcomes: list[tuple[str, bool]], at: datetime) -> None:
-    """Count (model, success) outcomes in the minute of ``at`` (the caller commits)."""
+def add_health(session: Session, outcomes: list[tuple[str, bool, datetime]], now: datetime) -> None:
+    """Count (model, success, at) outcomes in the minute of each ``at`` (the caller commits).
+
+    Whether a model trips is judged at ``now``, over the lookback before it: a back-filled
+    failure older than the lookback is counted in its minute but cannot start a cooldown.
+    """
     requests, failures = Counter(), Counter()
-    for model, success in outcomes:
-        requests[model] += 1
-        failures[model] += not success
-    minute = floor_to_minute(at)
+    for model, success, at in outcomes:
+        key = (floor_to_minute(at), model)
+        requests[key] += 1
+        failures[key] += not success
     session.execute(
         HEALTH_UPSERT,
         [
-            {"bucket_start": minute, "model": m, "requests": requests[m], "failures": failures[m]}
-            for m in sorted(requests)
+            {"bucket_start": minute, "model": m, "requests": n, "failures": failures[(minute, m)]}
+            for (minute, m), n in sorted(requests.items())
         ],
     )
-    for model in sorted(m for m in failures if failures[m]):
-        trip_if_failing(session, model, at)
+    for model in sorted({m for (_, m), n in failures.items() if n}):
+        trip_if_failing(session, model, now)
 
 
 def trip_if_failing(session: Session, model: str, now: datetime) -> None:

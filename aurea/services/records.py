@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -43,6 +44,8 @@ class Record:
     success: bool
     task: str | None = None
     request_id: str | None = None
+    # When the call happened (aware); None: now. Back-filled records land in their own hour.
+    at: datetime | None = None
 
 
 def register_models(session: Session, names: set[str]) -> None:
@@ -107,6 +110,7 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
         if r.request_id is not None:
             seen.add(r.request_id)
         fresh.append(r)
+    when = {id(r): at if r.at is None else r.at.astimezone(UTC) for r in fresh}
 
     session = write_session()
     if current_app.config["AUREA_STRICT_MODELS"]:
@@ -122,7 +126,7 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
                 "latency": r.latency,
                 "cost": r.cost,
                 "success": r.success,
-                "created_at": at,
+                "created_at": when[id(r)],
                 "request_id": r.request_id,
             }
             for r in fresh
@@ -131,9 +135,10 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     stored = [r for r in fresh if r.request_id in inserted]
     if stored:
         add_to_aggregates(
-            session, sum_rows((r.model, r.task, r.latency, r.cost, r.success, at) for r in stored)
+            session,
+            sum_rows((r.model, r.task, r.latency, r.cost, r.success, when[id(r)]) for r in stored),
         )
-        add_health(session, [(r.model, r.success) for r in stored], at)
+        add_health(session, [(r.model, r.success, when[id(r)]) for r in stored], at)
     session.commit()
 
     stored_ids = {id(r) for r in stored}
@@ -147,9 +152,10 @@ def record_request(
     success: bool,
     task: str | None = None,
     request_id: str | None = None,
+    at: datetime | None = None,
 ) -> str:
     """Store one request's outcome; return ``recorded`` or ``duplicate``."""
     (status,) = record_requests(
-        [Record(model, latency, cost, success, task, request_id)], batch=False
+        [Record(model, latency, cost, success, task, request_id, at)], batch=False
     )
     return status

@@ -47,6 +47,15 @@ def excluded_checks(operation) -> list:
     return []
 
 
+def carries_timestamp(case) -> bool:
+    # A record's timestamp must also be at most 300 s in the future, which JSON Schema
+    # cannot say: a schema-valid one may get the documented 422. Cases without one are
+    # checked in full.
+    body = case.body if isinstance(case.body, dict) else {}
+    items = body.get("records") if isinstance(body.get("records"), list) else [body]
+    return any(isinstance(item, dict) and "timestamp" in item for item in items)
+
+
 def fuzz(operation, mode: GenerationMode, token: str) -> None:
     excluded = excluded_checks(operation)
     headers = {"Authorization": f"Bearer {token}"}
@@ -54,7 +63,8 @@ def fuzz(operation, mode: GenerationMode, token: str) -> None:
     @FUZZ_SETTINGS
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
-        response = case.call_and_validate(headers=headers, excluded_checks=excluded)
+        skip = [positive_data_acceptance] if carries_timestamp(case) else []
+        response = case.call_and_validate(headers=headers, excluded_checks=excluded + skip)
         assert response.status_code < 500, case.as_curl_command()
 
     run()

@@ -1,0 +1,83 @@
+"""Scenario truth over time, the baseline policies and the recovery measure (pure)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aurea.simulation.policies import LatencyPolicy, Outcome, SeedPolicy
+from aurea.simulation.report import recovery
+from aurea.simulation.runner import Request
+from aurea.simulation.scenario import parse_scenario
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def scenario(**extra):
+    data = {
+        "hours": 10,
+        "requests_per_hour": 2,
+        "utility": {"cost": 10, "latency": 0.1},
+        "models": {
+            "a": {"latency_median": 1.0, "latency_sigma": 0.0, "cost": 0.01, "success": 0.9},
+            "b": {"latency_median": 0.5, "latency_sigma": 0.0, "cost": 0.01, "success": 0.8},
+            "c": {"latency_median": 0.5, "latency_sigma": 0.0, "cost": 0.0, "success": 1.0,
+                  "from_hours": 6},
+        },
+        "changes": [
+            {"model": "a", "at_hours": 2, "until_hours": 4, "success": 0.1, "incident": True}
+        ],
+    }  # fmt: skip
+    return parse_scenario({**data, **extra})
+
+
+def test_changes_apply_only_inside_their_window_and_mark_incidents():
+    s = scenario()
+    assert [s.truth("a", h * H).success for h in (1, 2, 3, 4)] == [0.9, 0.1, 0.1, 0.9]
+    assert [s.failing("a", h * H) for h in (1, 2, 4)] == [False, True, False]
+    assert s.expected_utility("a", None, H) == pytest.approx(0.9 - 0.1 - 0.1)
+
+
+def test_new_models_are_available_from_their_hour_and_count_as_change_points():
+    s = scenario()
+    assert s.available(5 * H) == ["a", "b"]
+    assert s.available(6 * H) == ["a", "b", "c"]
+    assert [at / H for at, _ in s.change_points()] == [2, 4, 6]
+
+
+def test_unknown_fields_are_refused():
+    with pytest.raises(ValueError, match="unknown field"):
+        scenario(changes=[{"model": "a", "at_hours": 1, "succes": 0.5}])
+
+
+def test_seed_policy_scores_untried_models_at_one_half():
+    policy = SeedPolicy()
+    assert policy.choose(START, None, ["b", "a"]) == "a"  # all untried: 0.5 each, by name
+    # b: dearer, slower and failing, so it scores 0 against c; untried a's 0.5 beats it.
+    policy.observe([Outcome("b", None, 1.0, 1.0, False, START)], START)
+    policy.observe([Outcome("c", None, 0.1, 0.0, True, START)], START)
+    assert policy.choose(START, None, ["a", "b", "c"]) == "c"
+    policy.observe([Outcome("c", None, 2.0, 2.0, False, START)] * 3, START)
+    assert policy.choose(START, None, ["a", "b", "c"]) == "a"
+
+
+def test_latency_policy_tries_untried_models_first_then_averages_the_last_ten():
+    policy = LatencyPolicy()
+    assert policy.choose(START, None, ["a", "b"]) == "a"
+    policy.observe([Outcome("a", None, 5.0, 0, True, START)], START)
+    assert policy.choose(START, None, ["a", "b"]) == "b"
+    policy.observe([Outcome("b", None, 9.0, 0, True, START)] * 3, START)
+    policy.observe([Outcome("b", None, 1.0, 0, True, START)] * 10, START)
+    assert policy.choose(START, None, ["a", "b"]) == "b"  # only the last 10 count
+
+
+def test_recovery_counts_hours_until_the_best_share_stays_above_half():
+    s = scenario(changes=[])  # one change point: c appears at hour 6
+    requests = [
+        Request(i, START + h * H, h * H, None, 0, 0, {"a": 1.0, "b": 0.0}, 1.0)
+        for i, h in enumerate(x / 2 for x in range(20))
+    ]
+    # Best (a) is chosen from hour 7 on; before it, b.
+    chosen = ["a" if r.elapsed >= 7 * H else "b" for r in requests]
+    assert recovery(s, requests, chosen) == [{"change": "c appears", "at_hours": 6, "hours": 1}]
+    assert recovery(s, requests, ["b"] * 20)[0]["hours"] is None
