@@ -77,27 +77,38 @@ LABEL_PATTERN = rf"^[^{_CONTROL}{_SPACE}](?:[^{_CONTROL}]*[^{_CONTROL}{_SPACE}])
 # An item of a comma-separated query list cannot itself hold a comma.
 LIST_ITEM_PATTERN = rf"^[^,{_CONTROL}{_SPACE}](?:[^,{_CONTROL}]*[^,{_CONTROL}{_SPACE}])?$"
 
-ModelName = fields.String(
+
+def label_field(
+    max_length: int, pattern: str = LABEL_PATTERN, **metadata_and_kwargs
+) -> fields.String:
+    """A name chosen by clients: 1 to ``max_length`` characters, checked by validate_label."""
+    metadata = {
+        key: metadata_and_kwargs.pop(key)
+        for key in ("description", "example")
+        if key in metadata_and_kwargs
+    }
+    return fields.String(
+        validate=[validate.Length(min=1, max=max_length), validate_label],
+        metadata={**metadata, "pattern": pattern},
+        **metadata_and_kwargs,
+    )
+
+
+ModelName = label_field(
+    MODEL_NAME_LENGTH,
     required=True,
-    validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label],
-    metadata={
-        "description": "Model identifier, 1 to 128 characters, without control characters "
-        "or surrounding whitespace.",
-        "example": "gpt-4",
-        "pattern": LABEL_PATTERN,
-    },
+    description="Model identifier, 1 to 128 characters, without control characters "
+    "or surrounding whitespace.",
+    example="gpt-4",
 )
 
 
 def task_field(**kwargs) -> fields.String:
-    return fields.String(
-        validate=[validate.Length(min=1, max=TASK_LENGTH), validate_label],
-        metadata={
-            "description": "Task label, 1 to 64 characters, without control characters or "
-            "surrounding whitespace.",
-            "example": "code",
-            "pattern": LABEL_PATTERN,
-        },
+    return label_field(
+        TASK_LENGTH,
+        description="Task label, 1 to 64 characters, without control characters or "
+        "surrounding whitespace.",
+        example="code",
         **kwargs,
     )
 
@@ -165,15 +176,12 @@ class RecordRequestSchema(StrictSchema):
     )
     success = StrictBoolean(required=True, metadata={"example": True})
     task = task_field(load_default=None)
-    request_id = fields.String(
+    request_id = label_field(
+        REQUEST_ID_LENGTH,
         load_default=None,
-        validate=[validate.Length(min=1, max=REQUEST_ID_LENGTH), validate_label],
-        metadata={
-            "description": "Client-chosen idempotency key (up to 128 characters): a repeat is "
-            "acknowledged as `duplicate` and counted once.",
-            "example": "9b2f6c1e-4d0a-4e8b-a0f3-2f8e1c7d5b10",
-            "pattern": LABEL_PATTERN,
-        },
+        description="Client-chosen idempotency key (up to 128 characters): a repeat is "
+        "acknowledged as `duplicate` and counted once.",
+        example="9b2f6c1e-4d0a-4e8b-a0f3-2f8e1c7d5b10",
     )
     at = RecordTimestamp(
         data_key="timestamp",
@@ -254,11 +262,8 @@ class WeightsSchema(StrictSchema):
 
 
 def model_name_field(**kwargs) -> fields.String:
-    return fields.String(
-        validate=[validate.Length(min=1, max=MODEL_NAME_LENGTH), validate_label],
-        metadata={"pattern": LIST_ITEM_PATTERN},
-        **kwargs,
-    )
+    """A model name as an item of a comma-separated query list."""
+    return label_field(MODEL_NAME_LENGTH, LIST_ITEM_PATTERN, **kwargs)
 
 
 def _query_float(low: float, high: float | None, description: str) -> fields.Float:
