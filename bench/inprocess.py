@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.inprocess            # times select, metrics, a 500-record batch
     .venv/bin/python -m bench.inprocess --profile /router/select
+    .venv/bin/python -m bench.inprocess --profile-batch
 
 Runs on a fresh SQLite file under bench/work with 1,000 preloaded rows.
 """
@@ -57,8 +58,17 @@ def timed(client, method: str, path: str, n: int, body=None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", metavar="PATH", help="cProfile 300 GETs of PATH")
+    parser.add_argument("--profile-batch", action="store_true", help="cProfile 20 batches of 500")
     args = parser.parse_args()
     client = app_with_rows(1000).test_client()
+    if args.profile_batch:
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(20):
+            client.post("/router/records", json=BATCH)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        return
     if args.profile:
         profile = cProfile.Profile()
         profile.enable()
