@@ -69,6 +69,10 @@ class Config:
     AUREA_WINDOW = os.environ.get("AUREA_WINDOW", "7d")
     # Task rows a model needs in the window before its task statistics replace its global ones.
     AUREA_MIN_REQUESTS = int(_float_env("AUREA_MIN_REQUESTS", 1))
+    # Cold start first: while a candidate has fewer than min_requests, it is chosen before any
+    # scoring. "listed": only for models named in the request's models= (default); "all": every
+    # enabled registered model too; "off": only when no model has enough requests.
+    AUREA_WARMUP = os.environ.get("AUREA_WARMUP", "listed").strip().lower()
     # Share of selections (0 to 1) sent to a Thompson-sampled model instead of the best score.
     AUREA_EXPLORATION = _float_env("AUREA_EXPLORATION", 0.0)
     # Seed for exploration draws (unset: unpredictable); for reproducible runs and tests.

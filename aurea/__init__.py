@@ -43,6 +43,8 @@ def check_settings(config) -> None:
         raise RuntimeError("AUREA_MIN_WEIGHT must be between 0 and 1/3")
     if config["AUREA_MIN_REQUESTS"] < 1:
         raise RuntimeError("AUREA_MIN_REQUESTS must be at least 1")
+    if config["AUREA_WARMUP"] not in ("listed", "all", "off"):
+        raise RuntimeError("AUREA_WARMUP must be listed, all or off")
     if not 0 <= config["AUREA_EXPLORATION"] <= 1:
         raise RuntimeError("AUREA_EXPLORATION must be between 0 and 1")
     if not 0 < config["AUREA_COOLDOWN_FAILURE_RATE"] <= 1:

@@ -4,7 +4,9 @@ The order of checks for each candidate is: excluded by the caller, disabled, coo
 then the hard limits (max_cost, max_latency on the p95, min_success_rate) for a model with
 data, then enough requests in the window (min_requests). Only models that pass everything
 compete on score. When none does, the least-tried model that failed only for lack of data is
-chosen (cold start); when there is none of those either, nothing qualifies.
+chosen (cold start); when there is none of those either, nothing qualifies. With ``warmup``,
+that cold start comes first: while any candidate is short only of data, the least-tried one is
+chosen even if others could be scored, so every model gets min_requests before the scores decide.
 """
 
 from __future__ import annotations
@@ -141,11 +143,13 @@ def decide(
     weights: Weights,
     exploration: float = 0.0,
     rng: random.Random | None = None,
+    warmup: bool = False,
 ) -> Decision:
-    """Pick a model: the best score, an exploratory draw, or a cold start."""
+    """Pick a model: a cold start (first, with ``warmup``), the best score, or an exploratory draw."""
     ranking = rank(candidates, constraints, weights)
     scored = [e for e in ranking if e.excluded_by is None]
-    if scored:
+    cold = [e.candidate for e in ranking if e.excluded_by == INSUFFICIENT_DATA]
+    if scored and not (warmup and cold):
         if exploration > 0 and (rng or random).random() < exploration:
             pool = [e.candidate for e in ranking if e.excluded_by in (None, INSUFFICIENT_DATA)]
             pick = thompson_pick(pool, rng or random.Random())
@@ -153,7 +157,6 @@ def decide(
             return Decision(pick.model, entry.score, EXPLORATION, True, ranking)
         best = scored[0]  # ranking is sorted by score, ties by name
         return Decision(best.candidate.model, best.score, HIGHEST_SCORE, False, ranking)
-    cold = [e.candidate for e in ranking if e.excluded_by == INSUFFICIENT_DATA]
     if not cold:
         raise NoModelQualifies(ranking)
     pick = min(cold, key=lambda c: (c.stats.total_requests if c.stats else 0, c.model))

@@ -100,6 +100,15 @@ def select_model(
     return choose(scope, inputs, constraints, weights)
 
 
+def warms_up(mode: str, constraints: routing.Constraints) -> bool:
+    """AUREA_WARMUP: ``all`` candidates, only those the caller ``listed`` in models=, or ``off``.
+
+    ``listed`` is the default because only a caller's list says which models it can call: the
+    registry also holds models nobody may use here (the five seed models, from the migration).
+    """
+    return mode == "all" or (mode == "listed" and constraints.models is not None)
+
+
 def choose(
     scope: Scope,
     inputs: SelectionInputs,
@@ -116,6 +125,7 @@ def choose(
             used,
             exploration=current_app.config["AUREA_EXPLORATION"],
             rng=_rng(),
+            warmup=warms_up(current_app.config["AUREA_WARMUP"], constraints),
         )
     except routing.NoModelQualifies as exc:
         raise NoModelQualifies(

@@ -125,6 +125,42 @@ def test_cold_start_picks_the_least_tried_enabled_model(client, record):
     )
 
 
+def test_listed_models_short_of_data_are_warmed_up_first(client, record):
+    for _ in range(3):
+        record("gpt-4", 1.0, 0.01, True)
+    record("claude-3-sonnet", 1.0, 0.01, True)
+    body = ok(select(client, "?models=gpt-4,claude-3-sonnet,llama-2-70b&min_requests=3"))
+    # llama-2-70b has 0 requests, claude-3-sonnet 1: the least-tried listed model goes first
+    assert (body["selected_model"], body["reason"]) == ("llama-2-70b", "cold_start")
+    for _ in range(3):
+        record("llama-2-70b", 1.0, 0.01, True)
+    body = ok(select(client, "?models=gpt-4,claude-3-sonnet,llama-2-70b&min_requests=3"))
+    assert (body["selected_model"], body["reason"]) == ("claude-3-sonnet", "cold_start")
+
+
+def test_without_a_models_list_the_default_warmup_leaves_the_registry_alone(client, record):
+    record("gpt-4", 1.0, 0.01, True)
+    # four other seed models are registered but untried: nobody said they can be called
+    body = ok(select(client))
+    assert (body["selected_model"], body["reason"]) == ("gpt-4", "highest_score")
+
+
+@pytest.mark.parametrize(
+    "mode, query, expected",
+    [
+        ("all", "", ("claude-3-opus", "cold_start")),
+        ("off", "?models=gpt-4,llama-2-70b", ("gpt-4", "highest_score")),
+    ],
+)
+def test_warmup_setting_widens_or_turns_off_the_warmup(database_url, app, mode, query, expected):
+    client = make_app(database_url, AUREA_WARMUP=mode).test_client()
+    client.post(
+        "/router/record", json={"model": "gpt-4", "latency": 1, "cost": 0.01, "success": True}
+    )
+    body = ok(select(client, query))
+    assert (body["selected_model"], body["reason"]) == expected
+
+
 def test_model_registry_lists_creates_and_disables(client, record):
     created = client.post("/router/models", json={"name": "mistral-large", "description": "EU"})
     assert created.status_code == 201

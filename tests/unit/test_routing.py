@@ -74,6 +74,45 @@ def test_cold_start_picks_least_tried_when_none_has_enough_requests():
     assert (decision.selected_model, decision.reason, decision.score) == ("b", "cold_start", None)
 
 
+def test_warmup_serves_a_candidate_short_of_data_before_scoring_the_others():
+    pool = [cand("veteran", n=50, ok=50), cand("rookie", n=2), cand("newcomer", n=0)]
+    decision = decide(pool, Constraints(min_requests=5), DEFAULT_WEIGHTS, warmup=True)
+    assert (decision.selected_model, decision.reason, decision.score) == (
+        "newcomer",
+        "cold_start",
+        None,
+    )
+    without = decide(pool, Constraints(min_requests=5), DEFAULT_WEIGHTS, warmup=False)
+    assert (without.selected_model, without.reason) == ("veteran", "highest_score")
+
+
+def test_warmup_ends_once_every_candidate_has_min_requests():
+    pool = [cand("veteran", n=50, ok=50), cand("rookie", n=5, ok=0)]
+    decision = decide(pool, Constraints(min_requests=5), DEFAULT_WEIGHTS, warmup=True)
+    assert (decision.selected_model, decision.reason) == ("veteran", "highest_score")
+
+
+def test_warmup_skips_models_excluded_for_other_reasons_than_data():
+    pool = [
+        cand("veteran", n=50, ok=50),
+        cand("off", n=0, enabled=False),
+        cand("dear", n=1, cost=9.0),
+        cand("cooling", n=1, cooling_until=datetime(2030, 1, 1, tzinfo=UTC)),
+    ]
+    decision = decide(pool, Constraints(min_requests=5, max_cost=1.0), DEFAULT_WEIGHTS, warmup=True)
+    assert (decision.selected_model, decision.reason) == ("veteran", "highest_score")
+
+
+def test_warmup_comes_before_exploration():
+    pool = [cand("veteran", n=50, ok=50), cand("newcomer", n=0)]
+    rng = random.Random(3)
+    picks = {
+        decide(pool, Constraints(min_requests=1), DEFAULT_WEIGHTS, 1.0, rng, warmup=True).reason
+        for _ in range(20)
+    }
+    assert picks == {"cold_start"}
+
+
 def test_no_model_qualifies_lists_every_candidate_with_its_reason():
     with pytest.raises(routing.NoModelQualifies) as caught:
         decide(

@@ -1,0 +1,32 @@
+"""Settings the app refuses at start, instead of failing later one request at a time."""
+
+import re
+
+import pytest
+
+from aurea import check_settings
+from config import Config
+
+
+def settings(**changes):
+    values = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}
+    return {**values, **changes}
+
+
+def test_the_default_settings_are_accepted():
+    check_settings(settings())
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("AUREA_WARMUP", "sometimes", "AUREA_WARMUP must be listed, all or off"),
+        ("AUREA_MIN_REQUESTS", 0, "AUREA_MIN_REQUESTS must be at least 1"),
+        ("AUREA_EXPLORATION", 1.5, "AUREA_EXPLORATION must be between 0 and 1"),
+        ("AUREA_WINDOW", "fortnight", "window"),
+        ("AUREA_MAX_WEIGHT_STEP", 0.0, "AUREA_MAX_WEIGHT_STEP must be in (0, 1]"),
+    ],
+)
+def test_a_bad_setting_stops_the_app_from_starting(name, value, message):
+    with pytest.raises((RuntimeError, ValueError), match=re.escape(message)):
+        check_settings(settings(**{name: value}))
