@@ -8,6 +8,11 @@ from pathlib import Path
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # gunicorn's own variable; Aurea defaults to 2 workers instead of gunicorn's 1.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads per worker. Records that arrive together in one worker share a commit (see
+# aurea/services/group_commit.py), so threads raise durable ingest well past one fsync per
+# request; GUNICORN_THREADS=1 gives gunicorn's sync workers.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 

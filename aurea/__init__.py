@@ -13,6 +13,7 @@ from aurea.database import SQLITE_SYNCHRONOUS, engine_options, init_database
 from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
 from aurea.observability import register_observability
+from aurea.services.group_commit import init_group_commit
 from aurea.windows import parse_window
 from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
 
@@ -65,5 +66,6 @@ def register_extensions(app: Flask) -> None:
     )
     db.init_app(app)
     init_cache(app)
+    init_group_commit(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     init_database(app)

@@ -31,16 +31,27 @@ class ReadCache:
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         if self.ttl <= 0:
             return compute()
-        now = self.clock()
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]  # type: ignore[return-value]
+        hit = self.get(key)
+        if hit is not None:
+            return hit  # type: ignore[return-value]
         value = compute()
+        self.put(key, value)
+        return value
+
+    def get(self, key: Hashable) -> object | None:
+        """The live value under ``key``, or None (also when caching is off)."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self.clock():
+            return entry[1]
+        return None
+
+    def put(self, key: Hashable, value: object) -> None:
+        if self.ttl <= 0:
+            return
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()  # bounded: clients choose tasks and parameters
-            self._entries[key] = (now + self.ttl, value)
-        return value
+            self._entries[key] = (self.clock() + self.ttl, value)
 
     def clear(self) -> None:
         with self._lock:

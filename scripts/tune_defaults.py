@@ -25,12 +25,14 @@ SCENARIOS = ("steady", "outage", "price_cut", "new_model", "latency_drift", "tas
 GRIDS = {
     "warmup": {"AUREA_WARMUP": ["off", "listed"]},
     "min_requests": {"AUREA_MIN_REQUESTS": [1, 3, 5, 10, 20, 40]},
-    "window": {"AUREA_WINDOW": ["24h", "7d"], "AUREA_MIN_REQUESTS": [5, 10]},
+    "window": {"AUREA_WINDOW": ["24h", "7d", "30d"]},
     "exploration": {"AUREA_EXPLORATION": [0.0, 0.02, 0.05, 0.1]},
     "cooldown": {
         "AUREA_COOLDOWN_FAILURE_RATE": [0.3, 0.5],
         "AUREA_COOLDOWN_SECONDS": [300, 1800],
     },
+    # with --policy aurea-optimize: the weekly optimize's floor and step
+    "optimize": {"AUREA_MIN_WEIGHT": [0.05, 0.1, 0.2], "AUREA_MAX_WEIGHT_STEP": [1.0, 0.1]},
 }
 
 

@@ -16,6 +16,7 @@ from aurea.errors import AureaError
 from aurea.models import RegisteredModel, RequestMetric, UTCDateTime
 from aurea.services.aggregates import add_to_aggregates, sum_rows
 from aurea.services.cooldown import add_health
+from aurea.services.group_commit import Job, group_commit
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
@@ -99,8 +100,39 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     Returns each record's status: ``recorded``, or ``duplicate`` when its request_id
     was stored before (or earlier in the same batch); duplicates are counted once.
     Unknown models are registered on the way. Only inserts and atomic upserts:
-    concurrent workers never overwrite each other's counts.
+    concurrent workers never overwrite each other's counts. Requests of the same worker
+    that write at the same time share one transaction and one commit (group commit);
+    this returns once the commit holding these records is done.
     """
+    return group_commit().submit(Job(records, batch), _write_group)
+
+
+def _write_group(jobs: list[Job]) -> None:
+    """Store the records of every acceptable job in one transaction; finish each job."""
+    session = write_session()
+    try:
+        accepted = []
+        for job in jobs:
+            if current_app.config["AUREA_STRICT_MODELS"]:
+                try:
+                    refuse_unregistered(session, list(job.records), job.batch)
+                except UnknownModel as refused:
+                    job.finish(error=refused)
+                    continue
+            accepted.append(job)
+        statuses = _store(session, [r for job in accepted for r in job.records])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    start = 0
+    for job in accepted:
+        job.finish(statuses[start : start + len(job.records)])
+        start += len(job.records)
+
+
+def _store(session: Session, records: list[Record]) -> list[str]:
+    """Insert ``records`` in the session's write transaction; return their statuses."""
     at = now()
     seen: set[str] = set()
     fresh: list[Record] = []
@@ -110,12 +142,11 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
         if r.request_id is not None:
             seen.add(r.request_id)
         fresh.append(r)
+    if not fresh:
+        return []
     when = {id(r): at if r.at is None else r.at.astimezone(UTC) for r in fresh}
 
-    session = write_session()
-    if current_app.config["AUREA_STRICT_MODELS"]:
-        refuse_unregistered(session, records, batch)
-    else:
+    if not current_app.config["AUREA_STRICT_MODELS"]:
         register_models(session, {r.model for r in fresh})
     inserted = _insert_raw(
         session,
@@ -139,7 +170,6 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
             sum_rows((r.model, r.task, r.latency, r.cost, r.success, when[id(r)]) for r in stored),
         )
         add_health(session, [(r.model, r.success, when[id(r)]) for r in stored], at)
-    session.commit()
 
     stored_ids = {id(r) for r in stored}
     return [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]

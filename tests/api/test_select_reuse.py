@@ -1,0 +1,76 @@
+"""A repeated select query is answered from the worker's read cache, byte for byte."""
+
+import pytest
+from flask_migrate import upgrade
+
+from aurea.extensions import db
+from config import MIGRATIONS_DIR
+from tests.conftest import make_app
+
+RECORD = {"model": "gpt-4", "latency": 1.0, "cost": 0.01, "success": True}
+
+
+@pytest.fixture
+def cached_client(database_url):
+    app = make_app(database_url, AUREA_CACHE_SECONDS=60.0)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        db.session.remove()
+    yield app, app.test_client()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def change_behind_the_apps_back(app):
+    """A write by another process: this worker's cache does not hear of it."""
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(db.text("UPDATE model_stats_hourly SET successes = 0"))
+
+
+def test_the_same_query_gets_the_same_answer_until_this_worker_writes(cached_client):
+    app, client = cached_client
+    client.post("/router/record", json=RECORD)
+    first = client.get("/router/select?models=gpt-4")
+    change_behind_the_apps_back(app)
+    again = client.get("/router/select?models=gpt-4")
+    assert again.status_code == 200 and again.mimetype == "application/json"
+    assert again.get_data() == first.get_data()
+    assert again.get_json()["score"] == pytest.approx(1.0)
+
+    client.post("/router/record", json=RECORD)  # a write through this worker clears the cache
+    fresh = client.get("/router/select?models=gpt-4").get_json()
+    assert fresh["ranking"][0]["total_requests"] == 2
+    assert fresh["ranking"][0]["success_rate"] == pytest.approx(0.5)  # sees the other write
+
+
+def test_another_query_string_is_answered_on_its_own(cached_client):
+    _app, client = cached_client
+    client.post("/router/record", json=RECORD)
+    client.get("/router/select?models=gpt-4")
+    other = client.get("/router/select?models=gpt-4,llama-2-70b").get_json()
+    assert other["reason"] == "cold_start" and other["selected_model"] == "llama-2-70b"
+
+
+def test_refused_queries_are_never_reused(cached_client):
+    _app, client = cached_client
+    for _ in range(2):
+        response = client.get("/router/select?max_cost=-1")
+        assert response.status_code == 422
+        assert "max_cost" in response.get_json()["errors"]["query"]
+
+
+def test_with_exploration_every_request_draws_again(database_url):
+    app = make_app(
+        database_url, AUREA_CACHE_SECONDS=60.0, AUREA_EXPLORATION=1.0, AUREA_RANDOM_SEED=5
+    )
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        db.session.remove()
+    client = app.test_client()
+    client.post("/router/record", json=RECORD)
+    picks = {client.get("/router/select").get_json()["selected_model"] for _ in range(40)}
+    assert len(picks) > 1
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -1,0 +1,74 @@
+"""Records of requests that arrive together share one transaction, on both databases."""
+
+import threading
+import time
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from aurea.extensions import db
+from aurea.models import ModelStatsHourly, RequestMetric
+from aurea.services.group_commit import group_commit
+from aurea.services.records import Record, UnknownModel, record_requests
+from aurea.services.registry import create_model
+from config import MIGRATIONS_DIR
+from tests.conftest import make_app
+
+
+def record_together(app, batches):
+    """Queue every batch behind a held write lock, release it; return each outcome."""
+    with app.app_context():
+        gc = group_commit()
+    outcomes = {}
+
+    def submit(i, records):
+        with app.app_context():
+            try:
+                outcomes[i] = record_requests(records, batch=False)
+            except Exception as error:  # noqa: BLE001 - the test inspects it
+                outcomes[i] = error
+            finally:
+                db.session.remove()
+
+    gc.write_lock.acquire()
+    threads = [threading.Thread(target=submit, args=item) for item in enumerate(batches)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(gc.pending) < len(batches) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    gc.write_lock.release()
+    for t in threads:
+        t.join(10)
+    return [outcomes[i] for i in range(len(batches))], gc
+
+
+def test_requests_queued_together_are_stored_in_one_commit(app):
+    batches = [
+        [Record("gpt-4", 0.5 + i, 0.01, i % 2 == 0, request_id=f"req-{i}")] for i in range(6)
+    ]
+    batches.append([Record("gpt-4", 9.0, 0.5, True, request_id="req-0")])  # a retried copy
+    outcomes, gc = record_together(app, batches)
+    assert outcomes == [["recorded"]] * 6 + [["duplicate"]]
+    assert gc.largest_group == 7
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric)) == 6
+        assert db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests))) == 6
+
+
+def test_a_refused_request_in_a_group_leaves_the_others_stored(database_url):
+    app = make_app(database_url, AUREA_STRICT_MODELS=True)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        create_model("known")
+        db.session.remove()
+    outcomes, _gc = record_together(
+        app,
+        [[Record("known", 1.0, 0.01, True)], [Record("stranger", 1.0, 0.01, True)]],
+    )
+    assert outcomes[0] == ["recorded"]
+    assert isinstance(outcomes[1], UnknownModel)
+    with app.app_context():
+        models = db.session.scalars(sa.select(RequestMetric.model)).all()
+        assert models == ["known"]
+        db.session.remove()

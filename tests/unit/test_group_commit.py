@@ -1,0 +1,113 @@
+"""Group commit without a database: who writes, what each waiting request gets back."""
+
+import threading
+import time
+
+import pytest
+
+from aurea.services.group_commit import GroupCommit, Job
+
+
+def start_queued(gc, jobs, write):
+    """Hold the write lock while the jobs queue up, then let them go; return their outcomes."""
+    outcomes = {}
+
+    def submit(job):
+        try:
+            outcomes[id(job)] = gc.submit(job, write)
+        except Exception as error:  # noqa: BLE001 - the test inspects it
+            outcomes[id(job)] = error
+
+    gc.write_lock.acquire()
+    threads = [threading.Thread(target=submit, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(gc.pending) < len(jobs) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    gc.write_lock.release()
+    for t in threads:
+        t.join(5)
+    return [outcomes[id(job)] for job in jobs]
+
+
+def test_jobs_queued_behind_a_commit_are_written_together_by_one_thread():
+    groups = []
+
+    def write(group):
+        groups.append([job.records for job in group])
+        for job in group:
+            job.finish([f"stored {r}" for r in job.records])
+
+    jobs = [Job([f"r{i}a", f"r{i}b"], batch=True) for i in range(6)]
+    outcomes = start_queued(GroupCommit(), jobs, write)
+    assert len(groups) == 1 and len(groups[0]) == 6
+    assert outcomes == [[f"stored r{i}a", f"stored r{i}b"] for i in range(6)]
+
+
+def test_a_job_refused_on_its_own_fails_alone():
+    def write(group):
+        for job in group:
+            if job.records == ["bad"]:
+                job.finish(error=ValueError("bad record"))
+            else:
+                job.finish(["ok"])
+
+    outcomes = start_queued(GroupCommit(), [Job(["good"], False), Job(["bad"], False)], write)
+    assert outcomes[0] == ["ok"]
+    assert isinstance(outcomes[1], ValueError)
+
+
+def test_a_failed_transaction_fails_every_job_of_its_group_and_the_next_group_runs():
+    calls = []
+
+    def write(group):
+        calls.append(len(group))
+        if len(calls) == 1:
+            raise ConnectionError("database gone")
+        for job in group:
+            job.finish(["ok"])
+
+    gc = GroupCommit()
+    outcomes = start_queued(gc, [Job([i], False) for i in range(3)], write)
+    assert all(isinstance(o, ConnectionError) for o in outcomes)
+    assert gc.submit(Job(["later"], False), write) == ["ok"]
+    assert not gc.pending
+
+
+def test_a_writer_that_forgets_a_job_does_not_leave_it_waiting():
+    def write(group):
+        group[0].finish(["only the first"])
+
+    outcomes = start_queued(GroupCommit(), [Job([1], False), Job([2], False)], write)
+    finished = [o for o in outcomes if o == ["only the first"]]
+    forgotten = [o for o in outcomes if isinstance(o, RuntimeError)]
+    assert len(finished) == 1 and len(forgotten) == 1
+
+
+def test_one_thread_alone_writes_its_own_job():
+    gc = GroupCommit()
+    assert gc.submit(Job(["x"], False), lambda g: g[0].finish(["done"])) == ["done"]
+    assert gc.largest_group == 1
+
+
+@pytest.mark.parametrize("threads", [2, 8])
+def test_concurrent_submitters_each_get_their_own_statuses(threads):
+    def write(group):
+        time.sleep(0.002)  # a commit's flush: others queue behind it
+        for job in group:
+            job.finish([f"{r}!" for r in job.records])
+
+    gc = GroupCommit()
+    results = {}
+
+    def worker(n):
+        for k in range(20):
+            results[(n, k)] = gc.submit(Job([f"{n}-{k}"], False), write)
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(10)
+    assert results == {(n, k): [f"{n}-{k}!"] for n in range(threads) for k in range(20)}
