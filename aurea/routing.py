@@ -145,7 +145,7 @@ def decide(
     rng: random.Random | None = None,
     warmup: bool = False,
 ) -> Decision:
-    """Pick a model: a cold start (first, with ``warmup``), the best score, or an exploratory draw."""
+    """Pick a model: a cold start (first with ``warmup``), the best score, or an exploration."""
     ranking = rank(candidates, constraints, weights)
     scored = [e for e in ranking if e.excluded_by is None]
     cold = [e.candidate for e in ranking if e.excluded_by == INSUFFICIENT_DATA]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from datetime import UTC, timedelta
 
@@ -13,6 +12,7 @@ from webargs.fields import DelimitedList
 
 from aurea.clock import now
 from aurea.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
+from aurea.plain_records import is_plain_label, plain_batch
 from aurea.windows import WINDOWS
 
 
@@ -51,14 +51,9 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-# Names with no control characters (Cc) and no lone surrogates (Cs): the common case,
-# checked with one regular expression before the per-character checks that explain a refusal.
-_PLAIN_LABEL = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*")
-
-
 def validate_label(name: str) -> None:
     """Refuse names with control characters, lone surrogates or surrounding whitespace."""
-    if _PLAIN_LABEL.fullmatch(name) and name == name.strip():
+    if is_plain_label(name):
         return
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise ma.ValidationError("Must not contain control characters.")
@@ -205,6 +200,11 @@ class RecordBatchSchema(StrictSchema):
         validate=validate.Length(min=1, max=MAX_BATCH),
         metadata={"description": "1 to 1,000 records, stored all or none."},
     )
+
+    def load(self, data, *args, **kwargs):
+        """Plain batches skip marshmallow's per-field work (see aurea.plain_records)."""
+        plain = plain_batch(data, MAX_BATCH, MAX_RECORDED_VALUE)
+        return plain if plain is not None else super().load(data, *args, **kwargs)
 
 
 class RecordResultSchema(ma.Schema):
