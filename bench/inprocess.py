@@ -3,8 +3,10 @@
     .venv/bin/python -m bench.inprocess            # times select, metrics, a 500-record batch
     .venv/bin/python -m bench.inprocess --profile /router/select
     .venv/bin/python -m bench.inprocess --profile-batch
+    .venv/bin/python -m bench.inprocess --postgres postgresql://postgres@127.0.0.1:5432/test
 
-Runs on a fresh SQLite file under bench/work with 1,000 preloaded rows.
+Runs on a fresh SQLite file under bench/work (or a fresh schema in the PostgreSQL database
+given) with 1,000 preloaded rows.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from flask_migrate import upgrade
 from aurea import create_app
 from aurea.extensions import db
 from bench.load import MODELS, bulk_load
-from bench.run import WORK
-from config import MIGRATIONS_DIR, Config
+from bench.run import WORK, fresh_database
+from config import MIGRATIONS_DIR, Config, normalize_database_url
 
 BATCH = {
     "records": [
@@ -36,9 +38,9 @@ BATCH = {
 }
 
 
-def app_with_rows(rows: int):
+def app_with_rows(rows: int, url: str | None = None):
     WORK.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{WORK / f'inprocess-{uuid.uuid4().hex[:8]}.db'}"
+    url = url or f"sqlite:///{WORK / f'inprocess-{uuid.uuid4().hex[:8]}.db'}"
     app = create_app(type("BenchConfig", (Config,), {"SQLALCHEMY_DATABASE_URI": url}))
     app.add_url_rule("/bench/hello", "hello", lambda: {"hello": "world"})
     with app.app_context():
@@ -59,8 +61,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", metavar="PATH", help="cProfile 300 GETs of PATH")
     parser.add_argument("--profile-batch", action="store_true", help="cProfile 20 batches of 500")
+    parser.add_argument("--postgres", metavar="URL", help="run on a fresh schema there")
     args = parser.parse_args()
-    client = app_with_rows(1000).test_client()
+    url, drop = (None, None)
+    if args.postgres:
+        url, drop = fresh_database("postgresql", normalize_database_url(args.postgres))
+    try:
+        run(args, app_with_rows(1000, url).test_client())
+    finally:
+        if drop:
+            db.session.remove()
+            db.engine.dispose()
+            drop()
+
+
+def run(args, client) -> None:
     if args.profile_batch:
         profile = cProfile.Profile()
         profile.enable()
@@ -79,6 +94,8 @@ def main() -> None:
         return
     for path in ("/bench/hello", "/router/select", "/router/metrics"):
         print(f"GET {path}: {timed(client, 'GET', path, 300):.2f} ms per request")
+    one = BATCH["records"][0]
+    print(f"POST /router/record: {timed(client, 'POST', '/router/record', 100, one):.2f} ms")
     batch_ms = timed(client, "POST", "/router/records", 10, BATCH)
     print(f"POST /router/records (500): {batch_ms:.1f} ms per batch")
 
