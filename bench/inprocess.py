@@ -66,12 +66,14 @@ def main() -> None:
     url, drop = (None, None)
     if args.postgres:
         url, drop = fresh_database("postgresql", normalize_database_url(args.postgres))
+    app = app_with_rows(1000, url)
     try:
-        run(args, app_with_rows(1000, url).test_client())
+        run(args, app.test_client())
     finally:
         if drop:
-            db.session.remove()
-            db.engine.dispose()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
             drop()
 
 

@@ -27,9 +27,14 @@ GRIDS = {
     "min_requests": {"AUREA_MIN_REQUESTS": [1, 3, 5, 10, 20, 40]},
     "window": {"AUREA_WINDOW": ["24h", "7d", "30d"]},
     "exploration": {"AUREA_EXPLORATION": [0.0, 0.02, 0.05, 0.1]},
+    # with --scenario busy_outage: the only shipped scenario busy enough to trip a cooldown
     "cooldown": {
         "AUREA_COOLDOWN_FAILURE_RATE": [0.3, 0.5],
-        "AUREA_COOLDOWN_SECONDS": [300, 1800],
+        "AUREA_COOLDOWN_SECONDS": [60, 300, 1800],
+    },
+    "cooldown_sample": {
+        "AUREA_COOLDOWN_MIN_REQUESTS": [3, 5, 20],
+        "AUREA_COOLDOWN_LOOKBACK_SECONDS": [60, 300],
     },
     # with --policy aurea-optimize: the weekly optimize's floor and step
     "optimize": {"AUREA_MIN_WEIGHT": [0.05, 0.1, 0.2], "AUREA_MAX_WEIGHT_STEP": [1.0, 0.1]},
@@ -51,13 +56,14 @@ def one_run(job: tuple) -> tuple:
     scenario = rescale(load_scenario(resolve_scenario(scenario_name)), requests_per_hour=rph)
     steps, runs = simulate(scenario, (policy,), seed, settings)
     summary = summarize(scenario, steps, runs[0])
-    return scenario_name, seed, summary["cumulative_regret"]
+    return scenario_name, seed, summary["cumulative_regret"], summary.get("incident_share")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", choices=sorted(GRIDS))
     parser.add_argument("--set", dest="settings", action="append", default=[])
+    parser.add_argument("--scenario", dest="scenarios", action="append", help="default: all")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--policy", default="aurea")
     parser.add_argument("--requests-per-hour", type=float, default=10)
@@ -66,6 +72,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="Append the rows to this JSON file.")
     args = parser.parse_args()
 
+    scenarios = tuple(args.scenarios or SCENARIOS)
     base = dict(_parse(item) for item in args.base)
     if args.grid:
         settings_rows = [{**base, **row} for row in rows(GRIDS[args.grid])]
@@ -74,28 +81,33 @@ def main() -> None:
     jobs = [
         (scenario, seed, settings, args.policy, args.requests_per_hour)
         for settings in settings_rows
-        for scenario in SCENARIOS
+        for scenario in scenarios
         for seed in args.seeds
     ]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(one_run, jobs))
 
-    header = "| settings | " + " | ".join(SCENARIOS) + " | total (mean of seeds) | per seed |"
+    header = "| settings | " + " | ".join(scenarios) + " | total (mean of seeds) | per seed |"
     print(header)
-    print("| --- |" + " ---: |" * (len(SCENARIOS) + 2))
+    print("| --- |" + " ---: |" * (len(scenarios) + 2))
     out = []
-    per_row = len(SCENARIOS) * len(args.seeds)
+    per_row = len(scenarios) * len(args.seeds)
     for i, settings in enumerate(settings_rows):
         chunk = results[i * per_row : (i + 1) * per_row]
         by_scenario = {
-            s: statistics.mean(r for name, _seed, r in chunk if name == s) for s in SCENARIOS
+            s: statistics.mean(r for name, _seed, r, _i in chunk if name == s) for s in scenarios
         }
-        by_seed = [sum(r for _n, seed, r in chunk if seed == s) for s in args.seeds]
+        by_seed = [sum(r for _n, seed, r, _i in chunk if seed == s) for s in args.seeds]
+        shares = [i for *_rest, i in chunk if i is not None]
         label = " ".join(f"{k.removeprefix('AUREA_').lower()}={v}" for k, v in settings.items())
-        cells = " | ".join(f"{by_scenario[s]:.0f}" for s in SCENARIOS)
+        cells = " | ".join(f"{by_scenario[s]:.0f}" for s in scenarios)
         seeds = " / ".join(f"{t:.0f}" for t in by_seed)
         print(f"| {label or 'defaults'} | {cells} | {statistics.mean(by_seed):.0f} | {seeds} |")
-        out.append({"settings": settings, "by_scenario": by_scenario, "by_seed": by_seed})
+        if shares:
+            print(f"|   incident share (mean) | {statistics.mean(shares):.1%} |")
+        out.append(
+            {"settings": settings, "by_scenario": by_scenario, "by_seed": by_seed, "shares": shares}
+        )
     if args.json:
         existing = json.loads(args.json.read_text()) if args.json.exists() else []
         args.json.write_text(json.dumps(existing + out, indent=2) + "\n")
