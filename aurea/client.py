@@ -181,7 +181,12 @@ class AureaClient:
     # -- the API --------------------------------------------------------------------------
 
     def select(self, **constraints: Any) -> dict[str, Any]:
-        """GET /router/select: the best model now. Constraints: window, task, min_requests."""
+        """GET /router/select: the best model now.
+
+        Constraints as in the API: ``models`` and ``exclude`` (lists of names), ``max_cost``,
+        ``max_latency``, ``min_success_rate``, ``min_requests``, ``window``, ``task``. Listing
+        the models you can call lets Aurea warm each one up (see README "Choosing a model").
+        """
         return self._request("GET", "/router/select", params=_present(constraints))
 
     def record(
@@ -327,7 +332,12 @@ class AureaClient:
 
 
 def _present(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+    """Drop unset values; lists of names go as the API's comma-separated lists."""
+    return {
+        k: ",".join(v) if isinstance(v, list | tuple | set | frozenset) else v
+        for k, v in values.items()
+        if v is not None
+    }
 
 
 def _json(response: requests.Response) -> Any:

@@ -66,13 +66,17 @@ def main() -> None:
     parser.add_argument("--scenario", dest="scenarios", action="append", help="default: all")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--policy", default="aurea")
-    parser.add_argument("--requests-per-hour", type=float, default=10)
+    parser.add_argument(
+        "--requests-per-hour", type=float, help="default: 10, or the scenario's own with --scenario"
+    )
     parser.add_argument("--base", action="append", default=[], help="AUREA_X=V under every row")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", type=Path, help="Append the rows to this JSON file.")
     args = parser.parse_args()
 
     scenarios = tuple(args.scenarios or SCENARIOS)
+    if args.requests_per_hour is None and not args.scenarios:
+        args.requests_per_hour = 10
     base = dict(_parse(item) for item in args.base)
     if args.grid:
         settings_rows = [{**base, **row} for row in rows(GRIDS[args.grid])]

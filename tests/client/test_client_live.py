@@ -42,6 +42,17 @@ def test_record_then_select_round_trip(admin):
     assert metrics["rt-dear"]["success_rate"] == 0.0
 
 
+def test_select_takes_lists_of_candidates_and_warms_up_the_untried(admin):
+    for _ in range(2):
+        admin.record("list-veteran", 0.2, 0.001, True)
+    admin.record("list-newcomer", 0.9, 0.05, True)  # registers it; one request of the two
+    chosen = admin.select(
+        models=["list-veteran", "list-newcomer"], exclude=("gpt-4",), min_requests=2
+    )
+    assert (chosen["selected_model"], chosen["reason"]) == ("list-newcomer", "cold_start")
+    assert [e["model"] for e in chosen["ranking"]] == ["list-veteran", "list-newcomer"]
+
+
 def test_track_records_the_measured_latency_and_the_cost_set_inside(admin):
     with admin.track("track-ok", task="summarize") as call:
         call.cost = 0.002
