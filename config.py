@@ -83,8 +83,8 @@ class Config:
     # the minimum number of requests, is skipped for AUREA_COOLDOWN_SECONDS, then tried again.
     AUREA_COOLDOWN_FAILURE_RATE = _float_env("AUREA_COOLDOWN_FAILURE_RATE", 0.5)
     AUREA_COOLDOWN_MIN_REQUESTS = int(_float_env("AUREA_COOLDOWN_MIN_REQUESTS", 5))
-    AUREA_COOLDOWN_SECONDS = _float_env("AUREA_COOLDOWN_SECONDS", 300)
-    AUREA_COOLDOWN_LOOKBACK_SECONDS = _float_env("AUREA_COOLDOWN_LOOKBACK_SECONDS", 300)
+    AUREA_COOLDOWN_SECONDS = _float_env("AUREA_COOLDOWN_SECONDS", 1800)
+    AUREA_COOLDOWN_LOOKBACK_SECONDS = _float_env("AUREA_COOLDOWN_LOOKBACK_SECONDS", 60)
     # The most any weight may move in one optimize run (unset: no limit).
     AUREA_MAX_WEIGHT_STEP = _optional_float_env("AUREA_MAX_WEIGHT_STEP")
     # Seconds a worker may reuse a computed select/metrics answer (0: never). Writes

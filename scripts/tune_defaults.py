@@ -36,6 +36,11 @@ GRIDS = {
         "AUREA_COOLDOWN_MIN_REQUESTS": [3, 5, 20],
         "AUREA_COOLDOWN_LOOKBACK_SECONDS": [60, 300],
     },
+    "cooldown_combined": {
+        "AUREA_COOLDOWN_FAILURE_RATE": [0.3, 0.5],
+        "AUREA_COOLDOWN_SECONDS": [300, 1800],
+        "AUREA_COOLDOWN_LOOKBACK_SECONDS": [60],
+    },
     # with --policy aurea-optimize: the weekly optimize's floor and step
     "optimize": {"AUREA_MIN_WEIGHT": [0.05, 0.1, 0.2], "AUREA_MAX_WEIGHT_STEP": [1.0, 0.1]},
 }

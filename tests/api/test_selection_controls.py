@@ -229,12 +229,13 @@ def test_a_failing_model_cools_down_then_gets_a_trial(client, clock, record):
         record("flaky", 0.5, 0.001, False)
     models = {m["name"]: m for m in ok(client.get("/router/models"))}
     assert models["flaky"]["state"] == "cooling_down"
-    assert models["flaky"]["cooldown_until"].startswith("2026-06-15T10:25:00")
+    # AUREA_COOLDOWN_SECONDS: 30 minutes by default
+    assert models["flaky"]["cooldown_until"].startswith("2026-06-15T10:50:00")
     body = ok(select(client, "?models=flaky,steady"))
     assert body["selected_model"] == "steady"
     assert {e["model"]: e["excluded_by"] for e in body["ranking"]}["flaky"] == "cooling_down"
 
-    clock.advance(minutes=6)
+    clock.advance(minutes=31)
     assert {m["name"]: m["state"] for m in ok(client.get("/router/models"))}["flaky"] == "active"
     # The trial counts only requests after the cooldown: one more failure does not trip it.
     record("flaky", 0.5, 0.001, False)
