@@ -22,7 +22,7 @@ from http import HTTPStatus
 import sqlalchemy as sa
 from flask import g, request
 
-from aurea.cache import read_cache
+from aurea.cache import token_cache
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.models import ApiToken
@@ -76,7 +76,7 @@ def _load_tokens() -> KnownTokens:
 
 
 def known_tokens() -> KnownTokens:
-    return read_cache().get_or_compute(("api_tokens",), _load_tokens)
+    return token_cache().get_or_compute(("api_tokens",), _load_tokens)
 
 
 def authenticate(permission: str, allow_query_token: bool = False) -> None:

@@ -88,10 +88,12 @@ def reuse_answers(view):
             body, model, reason = hit
             observe_selection(model, reason)
             return current_app.response_class(body, mimetype="application/json")
+        generation = cache.generation  # an answer computed across a write is not kept
         response = view(*args, **kwargs)
         if response.status_code == 200:
             chosen = response.get_json()
-            cache.put(key, (response.get_data(), chosen["selected_model"], chosen["reason"]))
+            answer = (response.get_data(), chosen["selected_model"], chosen["reason"])
+            cache.put(key, answer, generation)
         return response
 
     return answer

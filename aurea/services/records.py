@@ -53,6 +53,11 @@ class Record:
     at: datetime | None = None
 
 
+def registered_models() -> set[str]:
+    """Names this process has seen committed in ``models``: their records skip registering."""
+    return current_app.extensions.setdefault("aurea_registered_models", set())
+
+
 def register_models(session: Session, names: set[str]) -> None:
     """Register models not registered yet (safe under concurrency), in name order."""
     at = now()
@@ -141,6 +146,8 @@ def _write_group(jobs: list[Job]) -> None:
     except BaseException:
         session.rollback()
         raise
+    # Registered for good (Aurea never deletes a model): later records skip the insert.
+    registered_models().update(r.model for job in accepted for r in job.records)
     start = 0
     for job in accepted:
         job.finish(statuses[start : start + len(job.records)])
@@ -163,7 +170,9 @@ def _store(session: Session, records: list[Record]) -> list[str]:
     when = {id(r): at if r.at is None else r.at.astimezone(UTC) for r in fresh}
 
     if not current_app.config["AUREA_STRICT_MODELS"]:
-        register_models(session, {r.model for r in fresh})
+        unknown = {r.model for r in fresh} - registered_models()
+        if unknown:
+            register_models(session, unknown)
     inserted = _insert_raw(
         session,
         [

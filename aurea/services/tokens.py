@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from aurea.auth import digest, new_token
+from aurea.cache import token_cache
 from aurea.clock import now
 from aurea.database import write_session
 from aurea.errors import AureaError
@@ -35,6 +36,7 @@ def create_token(name: str, role: str) -> str:
         raise TokenError(f"A token named {name!r} already exists.")
     session.add(ApiToken(name=name, role=role, token_sha256=digest(token), created_at=now()))
     session.commit()
+    token_cache().clear()
     return token
 
 
@@ -51,3 +53,4 @@ def revoke_token(name: str) -> None:
     if token.revoked_at is None:
         token.revoked_at = now()
     session.commit()
+    token_cache().clear()

@@ -1,0 +1,58 @@
+"""The per-worker read cache under gunicorn's threads: one computation, no stale keeps."""
+
+import threading
+import time
+
+from aurea.cache import ReadCache
+
+
+def test_threads_missing_the_same_key_compute_it_once():
+    cache = ReadCache(60.0)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.05)
+        return "answer"
+
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute("k", compute)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert results == ["answer"] * 8
+    assert len(calls) == 1
+
+
+def test_a_value_read_before_a_clear_is_not_kept():
+    cache = ReadCache(60.0)
+
+    def compute_while_another_thread_writes():
+        cache.clear()  # a commit by another thread, while this value was being computed
+        return "read before the write"
+
+    assert cache.get_or_compute("k", compute_while_another_thread_writes) == "read before the write"
+    assert cache.get("k") is None
+    assert cache.get_or_compute("k", lambda: "fresh") == "fresh"
+    assert cache.get("k") == "fresh"
+
+
+def test_entries_expire_after_the_ttl():
+    cache = ReadCache(1.0)
+    now = [100.0]
+    cache.clock = lambda: now[0]
+    cache.put("k", "v")
+    assert cache.get("k") == "v"
+    now[0] += 1.5
+    assert cache.get("k") is None
+
+
+def test_a_zero_ttl_keeps_nothing():
+    cache = ReadCache(0.0)
+    cache.put("k", "v")
+    assert cache.get("k") is None
+    assert cache.get_or_compute("k", lambda: "computed") == "computed"
