@@ -44,6 +44,9 @@ ENDPOINTS = [
     ("metrics", "GET", "/router/metrics", None, 0),
     ("record", "POST", "/router/record", "record.lua", 1),
     ("batch", "POST", "/router/records", "records.lua", 500),
+    # The yardstick again at the end: a burst of background work on this shared machine
+    # (a checkpoint after the bulk load, another job) can hit either measurement.
+    ("yardstick (end)", "GET", "/bench/hello", None, 0),
 ]
 
 
@@ -178,7 +181,8 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
             stop(process)
     finally:
         drop()
-    yard = results["yardstick"]["rps"]
+    # Ratios are to the better of the two yardstick measurements: the machine's capacity.
+    yard = max(results["yardstick"]["rps"], results["yardstick (end)"]["rps"])
     for r in results.values():
         r["ratio"] = r["rps"] / yard if yard else None
     return {
