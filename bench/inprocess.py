@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.inprocess            # times select, metrics, a 500-record batch
     .venv/bin/python -m bench.inprocess --profile /router/select
     .venv/bin/python -m bench.inprocess --profile-batch
+    .venv/bin/python -m bench.inprocess --profile-record
     .venv/bin/python -m bench.inprocess --postgres postgresql://postgres@127.0.0.1:5432/test
 
 Runs on a fresh SQLite file under bench/work (or a fresh schema in the PostgreSQL database
@@ -61,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", metavar="PATH", help="cProfile 300 GETs of PATH")
     parser.add_argument("--profile-batch", action="store_true", help="cProfile 20 batches of 500")
+    parser.add_argument("--profile-record", action="store_true", help="cProfile 300 records")
     parser.add_argument("--postgres", metavar="URL", help="run on a fresh schema there")
     args = parser.parse_args()
     url, drop = (None, None)
@@ -78,11 +80,16 @@ def main() -> None:
 
 
 def run(args, client) -> None:
-    if args.profile_batch:
+    if args.profile_batch or args.profile_record:
+        one = BATCH["records"][0]
         profile = cProfile.Profile()
         profile.enable()
-        for _ in range(20):
-            client.post("/router/records", json=BATCH)
+        if args.profile_batch:
+            for _ in range(20):
+                client.post("/router/records", json=BATCH)
+        else:
+            for _ in range(300):
+                client.post("/router/record", json=one)
         profile.disable()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
         return
