@@ -1,8 +1,5 @@
 """Records of requests that arrive together share one transaction, on both databases."""
 
-import threading
-import time
-
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
@@ -13,34 +10,25 @@ from aurea.services.records import Record, UnknownModel, record_requests
 from aurea.services.registry import create_model
 from config import MIGRATIONS_DIR
 from tests.conftest import make_app
+from tests.support.queued import run_queued
 
 
 def record_together(app, batches):
     """Queue every batch behind a held write lock, release it; return each outcome."""
     with app.app_context():
         gc = group_commit()
-    outcomes = {}
 
-    def submit(i, records):
-        with app.app_context():
-            try:
-                outcomes[i] = record_requests(records, batch=False)
-            except Exception as error:  # noqa: BLE001 - the test inspects it
-                outcomes[i] = error
-            finally:
-                db.session.remove()
+    def submitter(records):
+        def submit():
+            with app.app_context():
+                try:
+                    return record_requests(records, batch=False)
+                finally:
+                    db.session.remove()
 
-    gc.write_lock.acquire()
-    threads = [threading.Thread(target=submit, args=item) for item in enumerate(batches)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 10
-    while len(gc.pending) < len(batches) and time.monotonic() < deadline:
-        time.sleep(0.001)
-    gc.write_lock.release()
-    for t in threads:
-        t.join(10)
-    return [outcomes[i] for i in range(len(batches))], gc
+        return submit
+
+    return run_queued(gc, [submitter(b) for b in batches]), gc
 
 
 def test_requests_queued_together_are_stored_in_one_commit(app):

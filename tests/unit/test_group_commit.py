@@ -6,29 +6,12 @@ import time
 import pytest
 
 from aurea.services.group_commit import GroupCommit, Job
+from tests.support.queued import run_queued
 
 
 def start_queued(gc, jobs, write):
     """Hold the write lock while the jobs queue up, then let them go; return their outcomes."""
-    outcomes = {}
-
-    def submit(job):
-        try:
-            outcomes[id(job)] = gc.submit(job, write)
-        except Exception as error:  # noqa: BLE001 - the test inspects it
-            outcomes[id(job)] = error
-
-    gc.write_lock.acquire()
-    threads = [threading.Thread(target=submit, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 5
-    while len(gc.pending) < len(jobs) and time.monotonic() < deadline:
-        time.sleep(0.001)
-    gc.write_lock.release()
-    for t in threads:
-        t.join(5)
-    return [outcomes[id(job)] for job in jobs]
+    return run_queued(gc, [lambda job=job: gc.submit(job, write) for job in jobs])
 
 
 def test_jobs_queued_behind_a_commit_are_written_together_by_one_thread():
