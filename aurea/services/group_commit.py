@@ -71,7 +71,10 @@ class GroupCommit:
                     for other in group:
                         if not other.done:
                             other.finish(error=error)
-                    raise
+                    if not isinstance(error, Exception):
+                        raise  # the worker is being stopped
+                    # else each job, this one too, raises its own outcome below: a job refused
+                    # on its own keeps its own error even when the transaction failed after it
                 finally:
                     for other in group:  # a writer that forgot a job must not hang it
                         if not other.done:

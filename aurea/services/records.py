@@ -24,6 +24,8 @@ DUPLICATE = "duplicate"
 RAW_TABLE = RequestMetric.__table__
 # Core statements on the tables (not the ORM classes): compiled once and cached.
 RAW_INSERT = sa.insert(RAW_TABLE)
+# Rows per INSERT of rows with request ids (7 bind parameters each).
+INSERT_CHUNK = 1000
 # Batches without request ids this large go to PostgreSQL through COPY (much cheaper per row).
 COPY_FROM = 20
 COPY_COLUMNS = ("model", "task", "latency", "cost", "success", "created_at")
@@ -98,21 +100,25 @@ def _insert_raw(session: Session, rows: list[dict]) -> set[str | None]:
             session.execute(RAW_INSERT, rows)
         return {None}
     dialect = postgresql if on_postgres else sqlite
-    statement = (
-        dialect.insert(RAW_TABLE)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["request_id"])
-        .returning(RAW_TABLE.c.request_id)
-    )
-    return set(session.scalars(statement))
+    inserted: set[str | None] = set()
+    # In chunks: a group of large batches would pass the databases' limits on bind parameters.
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = (
+            dialect.insert(RAW_TABLE)
+            .values(rows[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(RAW_TABLE.c.request_id)
+        )
+        inserted.update(session.scalars(statement))
+    return inserted
 
 
 def _copy_raw(session: Session, rows: list[dict]) -> None:
     """PostgreSQL's COPY: one stream for many rows, instead of one INSERT per row."""
-    cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(COPY_RAW) as copy:
-        for row in rows:
-            copy.write_row([row[column] for column in COPY_COLUMNS])
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        with cursor.copy(COPY_RAW) as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in COPY_COLUMNS])
 
 
 def record_requests(records: list[Record], batch: bool = True) -> list[str]:
@@ -141,21 +147,25 @@ def _write_group(jobs: list[Job]) -> None:
                     job.finish(error=refused)
                     continue
             accepted.append(job)
-        statuses = _store(session, [r for job in accepted for r in job.records])
+        statuses, present = _store(session, [r for job in accepted for r in job.records])
         session.commit()
     except BaseException:
         session.rollback()
         raise
     # Registered for good (Aurea never deletes a model): later records skip the insert.
-    registered_models().update(r.model for job in accepted for r in job.records)
+    registered_models().update(present)
     start = 0
     for job in accepted:
         job.finish(statuses[start : start + len(job.records)])
         start += len(job.records)
 
 
-def _store(session: Session, records: list[Record]) -> list[str]:
-    """Insert ``records`` in the session's write transaction; return their statuses."""
+def _store(session: Session, records: list[Record]) -> tuple[list[str], set[str]]:
+    """Insert ``records`` in the session's write transaction.
+
+    Returns their statuses, and the models now known to be in ``models`` (those of the
+    records inserted or registered: a duplicate's model is not registered on its behalf).
+    """
     at = now()
     seen: set[str] = set()
     fresh: list[Record] = []
@@ -166,7 +176,7 @@ def _store(session: Session, records: list[Record]) -> list[str]:
             seen.add(r.request_id)
         fresh.append(r)
     if not fresh:
-        return []
+        return [], set()
     when = {id(r): at if r.at is None else r.at.astimezone(UTC) for r in fresh}
 
     if not current_app.config["AUREA_STRICT_MODELS"]:
@@ -197,7 +207,8 @@ def _store(session: Session, records: list[Record]) -> list[str]:
         add_health(session, [(r.model, r.success, when[id(r)]) for r in stored], at)
 
     stored_ids = {id(r) for r in stored}
-    return [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]
+    statuses = [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]
+    return statuses, {r.model for r in fresh}
 
 
 def record_request(

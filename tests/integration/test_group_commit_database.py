@@ -5,6 +5,7 @@ from flask_migrate import upgrade
 
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
+from aurea.services import records
 from aurea.services.group_commit import group_commit
 from aurea.services.records import Record, UnknownModel, record_requests
 from aurea.services.registry import create_model
@@ -60,3 +61,23 @@ def test_a_refused_request_in_a_group_leaves_the_others_stored(database_url):
         models = db.session.scalars(sa.select(RequestMetric.model)).all()
         assert models == ["known"]
         db.session.remove()
+
+
+def test_a_duplicate_never_marks_its_model_as_registered(ctx):
+    statuses = record_requests(
+        [
+            Record("ghost-a", 1.0, 0.01, True, request_id="same"),
+            Record("ghost-b", 1.0, 0.01, True, request_id="same"),
+        ]
+    )
+    assert statuses == ["recorded", "duplicate"]
+    # ghost-b was never registered: its first own record must register it, not fail
+    assert record_requests([Record("ghost-b", 1.0, 0.01, True)]) == ["recorded"]
+
+
+def test_rows_with_request_ids_are_inserted_in_chunks(ctx, monkeypatch):
+    monkeypatch.setattr(records, "INSERT_CHUNK", 2)
+    batch = [Record("gpt-4", 1.0, 0.01, True, request_id=f"c-{i % 4}") for i in range(6)]
+    assert record_requests(batch) == ["recorded"] * 4 + ["duplicate"] * 2
+    assert record_requests(batch[:1]) == ["duplicate"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric)) == 4

@@ -58,6 +58,16 @@ def test_a_failed_transaction_fails_every_job_of_its_group_and_the_next_group_ru
     assert not gc.pending
 
 
+def test_a_job_refused_before_the_transaction_failed_keeps_its_own_error():
+    def write(group):
+        group[0].finish(error=ValueError("refused on its own"))
+        raise ConnectionError("database gone")
+
+    outcomes = start_queued(GroupCommit(), [Job([i], False) for i in range(3)], write)
+    kinds = sorted(type(o).__name__ for o in outcomes)
+    assert kinds == ["ConnectionError", "ConnectionError", "ValueError"]
+
+
 def test_a_writer_that_forgets_a_job_does_not_leave_it_waiting():
     def write(group):
         group[0].finish(["only the first"])
