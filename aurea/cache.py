@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from flask_sqlalchemy.session import Session
 
+from aurea.extensions import db
+
 T = TypeVar("T")
 MAX_ENTRIES = 256
 
@@ -30,13 +32,18 @@ class ReadCache:
 
     STRIPES = 16
 
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(
+        self, ttl_seconds: float, snapshot: Callable[[], int | None] | None = None
+    ) -> None:
         self.ttl = ttl_seconds
         self._entries: dict[Hashable, tuple[float, object]] = {}
         self._lock = threading.Lock()
         self._computing = [threading.Lock() for _ in range(self.STRIPES)]
         self._generation = 0
         self.clock: Callable[[], float] = time.monotonic
+        # The generation when the reading thread's database snapshot began (None: no open
+        # transaction): a value read from a snapshot older than the last clear is not kept.
+        self.snapshot = snapshot
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         if self.ttl <= 0:
@@ -50,8 +57,17 @@ class ReadCache:
                 return hit  # type: ignore[return-value]
             generation = self._generation
             value = compute()
-            self.put(key, value, generation)
+            self.put(key, value, self.read_since(generation))
             return value
+
+    def read_since(self, generation: int) -> int:
+        """The generation data read since ``generation`` dates from (-1: older, do not keep)."""
+        began = self.snapshot() if self.snapshot else None
+        return generation if began is None or began == generation else -1
+
+    def expires_at(self, key: Hashable) -> float | None:
+        entry = self._entries.get(key)
+        return entry[0] if entry is not None and entry[0] > self.clock() else None
 
     def get(self, key: Hashable) -> object | None:
         """The live value under ``key``, or None (also when caching is off)."""
@@ -60,8 +76,15 @@ class ReadCache:
             return entry[1]
         return None
 
-    def put(self, key: Hashable, value: object, generation: int | None = None) -> None:
-        """Keep ``value``; with ``generation``, only if nothing was cleared since it was read."""
+    def put(
+        self,
+        key: Hashable,
+        value: object,
+        generation: int | None = None,
+        expires: float | None = None,
+    ) -> None:
+        """Keep ``value`` for the TTL (or until ``expires``, if sooner); with ``generation``,
+        only if nothing was cleared since the data behind it was read."""
         if self.ttl <= 0:
             return
         with self._lock:
@@ -69,7 +92,8 @@ class ReadCache:
                 return
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()  # bounded: clients choose tasks and parameters
-            self._entries[key] = (self.clock() + self.ttl, value)
+            until = self.clock() + self.ttl
+            self._entries[key] = (until if expires is None else min(until, expires), value)
 
     def clear(self) -> None:
         with self._lock:
@@ -81,8 +105,18 @@ class ReadCache:
         return self._generation
 
 
+SNAPSHOT_KEY = "aurea_cache_generation"
+
+
+def _snapshot_generation() -> int | None:
+    session = db.session()
+    return session.info.get(SNAPSHOT_KEY) if session.in_transaction() else None
+
+
 def init_cache(app) -> None:
-    app.extensions["aurea_read_cache"] = ReadCache(app.config["AUREA_CACHE_SECONDS"])
+    app.extensions["aurea_read_cache"] = ReadCache(
+        app.config["AUREA_CACHE_SECONDS"], snapshot=_snapshot_generation
+    )
     # Tokens change rarely and apart from records: a record's commit does not clear them.
     app.extensions["aurea_token_cache"] = ReadCache(app.config["AUREA_CACHE_SECONDS"])
 
@@ -93,6 +127,13 @@ def read_cache() -> ReadCache:
 
 def token_cache() -> ReadCache:
     return current_app.extensions["aurea_token_cache"]
+
+
+@sa.event.listens_for(Session, "after_begin")
+def _note_snapshot(session, _transaction, _connection) -> None:
+    """Remember which cache generation this transaction's reads date from."""
+    if has_app_context() and "aurea_read_cache" in current_app.extensions:
+        session.info[SNAPSHOT_KEY] = read_cache().generation
 
 
 @sa.event.listens_for(Session, "after_commit")

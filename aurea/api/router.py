@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
@@ -90,10 +90,12 @@ def reuse_answers(view):
             return current_app.response_class(body, mimetype="application/json")
         generation = cache.generation  # an answer computed across a write is not kept
         response = view(*args, **kwargs)
-        if response.status_code == 200:
+        inputs_expire = g.get("aurea_select_inputs_expire")
+        if response.status_code == 200 and inputs_expire is not None:
             chosen = response.get_json()
             answer = (response.get_data(), chosen["selected_model"], chosen["reason"])
-            cache.put(key, answer, generation)
+            # no longer than the inputs it was computed from
+            cache.put(key, answer, cache.read_since(generation), expires=inputs_expire)
         return response
 
     return answer

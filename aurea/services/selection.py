@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from flask import current_app
+from flask import current_app, g
 
 from aurea import routing
 from aurea.cache import read_cache
@@ -94,9 +94,10 @@ def select_model(
     What it reads is reused for up to AUREA_CACHE_SECONDS (see aurea.cache); the decision
     itself (with its exploration draw) is made per request.
     """
-    inputs = read_cache().get_or_compute(
-        cache_key("select", scope), lambda: load_inputs(db.session, scope)
-    )
+    cache, key = read_cache(), cache_key("select", scope)
+    inputs = cache.get_or_compute(key, lambda: load_inputs(db.session, scope))
+    # An answer built from these inputs may be reused only as long as they are (api.router).
+    g.aurea_select_inputs_expire = cache.expires_at(key)
     return choose(scope, inputs, constraints, weights)
 
 

@@ -56,3 +56,25 @@ def test_a_zero_ttl_keeps_nothing():
     cache.put("k", "v")
     assert cache.get("k") is None
     assert cache.get_or_compute("k", lambda: "computed") == "computed"
+
+
+def test_a_value_read_from_a_snapshot_older_than_the_last_clear_is_not_kept():
+    began = {"generation": 0}
+    cache = ReadCache(60.0, snapshot=lambda: began["generation"])
+    cache.clear()  # a write committed after this thread's read transaction began
+    assert cache.get_or_compute("k", lambda: "from the old snapshot") == "from the old snapshot"
+    assert cache.get("k") is None
+    began["generation"] = cache.generation  # a transaction begun after the write
+    cache.get_or_compute("k", lambda: "fresh")
+    assert cache.get("k") == "fresh"
+
+
+def test_a_value_derived_from_another_expires_with_it():
+    cache = ReadCache(10.0)
+    now = [0.0]
+    cache.clock = lambda: now[0]
+    cache.put("inputs", "i")
+    now[0] = 8.0
+    cache.put("answer", "a", expires=cache.expires_at("inputs"))
+    now[0] = 10.5
+    assert cache.get("inputs") is None and cache.get("answer") is None
