@@ -90,12 +90,11 @@ def reuse_answers(view):
             return current_app.response_class(body, mimetype="application/json")
         generation = cache.generation  # an answer computed across a write is not kept
         response = view(*args, **kwargs)
-        inputs_expire = g.get("aurea_select_inputs_expire")
-        if response.status_code == 200 and inputs_expire is not None:
-            chosen = response.get_json()
-            answer = (response.get_data(), chosen["selected_model"], chosen["reason"])
+        chosen = g.get("aurea_selection")
+        if response.status_code == 200 and chosen and chosen.reusable_until is not None:
+            answer = (response.get_data(), chosen.selected_model, chosen.reason)
             # no longer than the inputs it was computed from
-            cache.put(key, answer, cache.read_since(generation), expires=inputs_expire)
+            cache.put(key, answer, cache.read_since(generation), expires=chosen.reusable_until)
         return response
 
     return answer
@@ -112,6 +111,7 @@ def select(args: dict):
     scope = Scope.from_request(args.get("window"), args.get("task"), args.get("min_requests"))
     override = _weights(args) if "cost_weight" in args else None
     chosen = selection.select_model(scope, _constraints(args, scope), override)
+    g.aurea_selection = chosen  # for reuse_answers
     observe_selection(chosen.selected_model, chosen.reason)
     return {
         "selected_model": chosen.selected_model,

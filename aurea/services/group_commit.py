@@ -38,10 +38,13 @@ class Job:
     batch: bool
     statuses: list[str] | None = None
     error: BaseException | None = None
-    done: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.statuses is not None or self.error is not None
 
     def finish(self, statuses: list[str] | None = None, error: BaseException | None = None):
-        self.statuses, self.error, self.done = statuses, error, True
+        self.statuses, self.error = statuses, error
 
 
 # write(jobs) stores the jobs it accepts in one transaction and finishes every job.

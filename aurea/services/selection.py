@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from flask import current_app, g
+from flask import current_app
 
 from aurea import routing
 from aurea.cache import read_cache
@@ -45,6 +46,8 @@ class Selection:
     task: str | None
     task_fallback: list[str]
     ranking: list[routing.RankEntry]
+    # Monotonic time until which the inputs it was made from stay cached (None: not cached).
+    reusable_until: float | None = None
 
 
 def load_inputs(session, scope: Scope) -> SelectionInputs:
@@ -96,9 +99,9 @@ def select_model(
     """
     cache, key = read_cache(), cache_key("select", scope)
     inputs = cache.get_or_compute(key, lambda: load_inputs(db.session, scope))
-    # An answer built from these inputs may be reused only as long as they are (api.router).
-    g.aurea_select_inputs_expire = cache.expires_at(key)
-    return choose(scope, inputs, constraints, weights)
+    chosen = choose(scope, inputs, constraints, weights)
+    # An answer built from these inputs may be reused only as long as they are kept.
+    return dataclasses.replace(chosen, reusable_until=cache.expires_at(key))
 
 
 def warms_up(mode: str, constraints: routing.Constraints) -> bool:

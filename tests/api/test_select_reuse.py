@@ -4,6 +4,7 @@ import pytest
 from flask_migrate import upgrade
 
 from aurea.extensions import db
+from aurea.services import selection
 from config import MIGRATIONS_DIR
 from tests.conftest import make_app
 
@@ -74,3 +75,17 @@ def test_with_exploration_every_request_draws_again(database_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_repeated_query_is_not_scored_again_until_this_worker_writes(cached_client, monkeypatch):
+    _app, client = cached_client
+    client.post("/router/record", json=RECORD)
+    calls = []
+    real = selection.select_model
+    monkeypatch.setattr(selection, "select_model", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(3):
+        assert client.get("/router/select?models=gpt-4").status_code == 200
+    assert len(calls) == 1
+    client.post("/router/record", json=RECORD)
+    client.get("/router/select?models=gpt-4")
+    assert len(calls) == 2
