@@ -14,6 +14,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them. With one shared socket, gthread workers accept greedily: a burst
+# of keep-alive connections (a client's pool) often landed 7 or 8 to 1 on one worker,
+# which then ran on one CPU while the other idled (``make bench``). The cost: a
+# connection is bound to its worker's queue, so one still queued when that worker dies
+# is reset (clients retry), and a worker that is busy gets its share all the same.
+# GUNICORN_REUSE_PORT=0 returns to the shared socket.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") != "0"
 graceful_timeout = 10
 
 

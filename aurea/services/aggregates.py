@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from aurea.clock import floor_to_hour, now
 from aurea.database import write_session
@@ -19,9 +18,9 @@ from aurea.models import (
     LatencyHistogramHourly,
     ModelStatsHourly,
     RequestMetric,
-    UTCDateTime,
 )
 from aurea.services.cooldown import prune_health
+from aurea.services.driver_sql import driver_sql
 
 STATS_KEY = ("bucket_start", "model", "task")
 HEALTH_RETENTION = timedelta(days=1)
@@ -91,16 +90,13 @@ def histogram_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
             }
 
 
-# Plain SQL that PostgreSQL and SQLite (3.24+) both accept. SQLAlchemy cannot cache
-# the compiled form of its dialect ON CONFLICT constructs, and compiling them on every
-# record doubled its cost; a text() statement is compiled once.
-STATS_UPSERT = sa.text(
-    """
+# Plain SQL that PostgreSQL and SQLite (3.24+) both accept, sent at driver level
+# (see aurea.services.driver_sql): SQLAlchemy cannot even cache the compiled form of its
+# dialect ON CONFLICT constructs, and compiling them on every record doubled its cost.
+STATS_UPSERT = """
     INSERT INTO model_stats_hourly
         (bucket_start, model, task, requests, successes, latency_sum, cost_sum, last_recorded_at)
-    VALUES
-        (:bucket_start, :model, :task, :requests, :successes, :latency_sum, :cost_sum,
-         :last_recorded_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (bucket_start, model, task) DO UPDATE SET
         requests = model_stats_hourly.requests + excluded.requests,
         successes = model_stats_hourly.successes + excluded.successes,
@@ -111,29 +107,40 @@ STATS_UPSERT = sa.text(
             THEN excluded.last_recorded_at
             ELSE model_stats_hourly.last_recorded_at
         END
-    """
-).bindparams(
-    sa.bindparam("bucket_start", type_=UTCDateTime),
-    sa.bindparam("last_recorded_at", type_=UTCDateTime),
-)
-HISTOGRAM_UPSERT = sa.text(
-    """
+"""
+HISTOGRAM_UPSERT = """
     INSERT INTO latency_histogram_hourly (bucket_start, model, task, bin, requests)
-    VALUES (:bucket_start, :model, :task, :bin, :requests)
+    VALUES (%s, %s, %s, %s, %s)
     ON CONFLICT (bucket_start, model, task, bin) DO UPDATE SET
         requests = latency_histogram_hourly.requests + excluded.requests
-    """
-).bindparams(sa.bindparam("bucket_start", type_=UTCDateTime))
+"""
 
 
-def add_to_aggregates(session: Session, buckets: dict[Key, BucketSums]) -> None:
+def add_to_aggregates(conn: sa.Connection, buckets: dict[Key, BucketSums]) -> None:
     """Add bucket sums to the stored aggregates with atomic upserts (the caller commits).
 
     Keys are applied in sorted order, so concurrent writers lock rows in the same
     order and cannot deadlock.
     """
-    session.execute(STATS_UPSERT, list(stats_rows(buckets)))
-    session.execute(HISTOGRAM_UPSERT, list(histogram_rows(buckets)))
+    sql = driver_sql(conn.dialect)
+    stats, bins = [], []
+    for (bucket_start, model, task), sums in sorted(buckets.items()):
+        start = sql.timestamp(bucket_start)
+        stats.append(
+            (
+                start,
+                model,
+                task,
+                sums.requests,
+                sums.successes,
+                sums.latency_sum,
+                sums.cost_sum,
+                sql.timestamp(sums.last_recorded_at),
+            )
+        )
+        bins.extend((start, model, task, k, n) for k, n in sorted(sums.bins.items()))
+    conn.exec_driver_sql(sql.sql(STATS_UPSERT), stats)
+    conn.exec_driver_sql(sql.sql(HISTOGRAM_UPSERT), bins)
 
 
 @dataclass(frozen=True)

@@ -16,24 +16,25 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from aurea.models import ModelHealthMinutely, RegisteredModel, UTCDateTime
+from aurea.models import ModelHealthMinutely
+from aurea.services.driver_sql import driver_sql
 
-HEALTH_UPSERT = sa.text(
-    """
+HEALTH_UPSERT = """
     INSERT INTO model_health_minutely (bucket_start, model, requests, failures)
-    VALUES (:bucket_start, :model, :requests, :failures)
+    VALUES (%s, %s, %s, %s)
     ON CONFLICT (bucket_start, model) DO UPDATE SET
         requests = model_health_minutely.requests + excluded.requests,
         failures = model_health_minutely.failures + excluded.failures
-    """
-).bindparams(sa.bindparam("bucket_start", type_=UTCDateTime))
+"""
 
 
 def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def add_health(session: Session, outcomes: list[tuple[str, bool, datetime]], now: datetime) -> None:
+def add_health(
+    conn: sa.Connection, outcomes: list[tuple[str, bool, datetime]], now: datetime
+) -> None:
     """Count (model, success, at) outcomes in the minute of each ``at`` (the caller commits).
 
     Whether a model trips is judged at ``now``, over the lookback before it: a back-filled
@@ -44,41 +45,53 @@ def add_health(session: Session, outcomes: list[tuple[str, bool, datetime]], now
         key = (floor_to_minute(at), model)
         requests[key] += 1
         failures[key] += not success
-    session.execute(
-        HEALTH_UPSERT,
+    sql = driver_sql(conn.dialect)
+    conn.exec_driver_sql(
+        sql.sql(HEALTH_UPSERT),
         [
-            {"bucket_start": minute, "model": m, "requests": n, "failures": failures[(minute, m)]}
+            (sql.timestamp(minute), m, n, failures[(minute, m)])
             for (minute, m), n in sorted(requests.items())
         ],
     )
-    for model in sorted({m for (_, m), n in failures.items() if n}):
-        trip_if_failing(session, model, now)
+    trip_if_failing(conn, sorted({m for (_, m), n in failures.items() if n}), now)
 
 
-def trip_if_failing(session: Session, model: str, now: datetime) -> None:
-    config = current_app.config
-    until = session.scalar(
-        sa.select(RegisteredModel.cooldown_until).where(RegisteredModel.name == model)
-    )
-    if until is not None and until > now:
-        return  # already cooling down
-    since = floor_to_minute(now - timedelta(seconds=config["AUREA_COOLDOWN_LOOKBACK_SECONDS"]))
-    if until is not None:
-        since = max(since, floor_to_minute(until) + timedelta(minutes=1))
-    h = ModelHealthMinutely
-    requests, failures = session.execute(
-        sa.select(sa.func.sum(h.requests), sa.func.sum(h.failures)).where(
-            h.model == model, h.bucket_start >= since
-        )
-    ).one()
-    if not requests or requests < config["AUREA_COOLDOWN_MIN_REQUESTS"]:
+# Per model: is it cooling down at :now, and its counts since the later of :since and the
+# end of its last cooldown (bucket starts are whole minutes, so "after the minute the
+# cooldown ended in" is "after the moment it ended").
+HEALTH_SINCE = """
+    SELECT m.name,
+           CASE WHEN m.cooldown_until > %s THEN 1 ELSE 0 END,
+           COALESCE(SUM(h.requests), 0),
+           COALESCE(SUM(h.failures), 0)
+    FROM models m
+    LEFT JOIN model_health_minutely h
+        ON h.model = m.name
+        AND h.bucket_start >= %s
+        AND (m.cooldown_until IS NULL OR h.bucket_start > m.cooldown_until)
+    WHERE m.name IN ({names})
+    GROUP BY m.name, m.cooldown_until
+"""
+START_COOLDOWN = "UPDATE models SET cooldown_until = %s WHERE name = %s"
+
+
+def trip_if_failing(conn: sa.Connection, models: list[str], now: datetime) -> None:
+    """Start the cooldown of each of ``models`` whose failures over the lookback trip it."""
+    if not models:
         return
-    if failures / requests >= config["AUREA_COOLDOWN_FAILURE_RATE"]:
-        session.execute(
-            sa.update(RegisteredModel)
-            .where(RegisteredModel.name == model)
-            .values(cooldown_until=now + timedelta(seconds=config["AUREA_COOLDOWN_SECONDS"]))
-        )
+    config = current_app.config
+    sql = driver_sql(conn.dialect)
+    since = floor_to_minute(now - timedelta(seconds=config["AUREA_COOLDOWN_LOOKBACK_SECONDS"]))
+    rows = conn.exec_driver_sql(
+        sql.sql(HEALTH_SINCE.format(names=", ".join(["%s"] * len(models)))),
+        (sql.timestamp(now), sql.timestamp(since), *models),
+    ).all()
+    until = sql.timestamp(now + timedelta(seconds=config["AUREA_COOLDOWN_SECONDS"]))
+    for model, cooling, requests, failures in sorted(rows):
+        if cooling or not requests or requests < config["AUREA_COOLDOWN_MIN_REQUESTS"]:
+            continue
+        if failures / requests >= config["AUREA_COOLDOWN_FAILURE_RATE"]:
+            conn.exec_driver_sql(sql.sql(START_COOLDOWN), (until, model))
 
 
 def prune_health(session: Session, before: datetime) -> int:

@@ -7,34 +7,44 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
+from aurea.cache import read_cache
 from aurea.clock import now
-from aurea.database import write_session
+from aurea.database import end_read_transaction, write_connection
 from aurea.errors import AureaError
-from aurea.models import RegisteredModel, RequestMetric, UTCDateTime
+from aurea.models import RegisteredModel
 from aurea.services.aggregates import add_to_aggregates, sum_rows
 from aurea.services.cooldown import add_health
+from aurea.services.driver_sql import driver_sql
 from aurea.services.group_commit import Job, group_commit
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
 
-RAW_TABLE = RequestMetric.__table__
-# Core statements on the tables (not the ORM classes): compiled once and cached.
-RAW_INSERT = sa.insert(RAW_TABLE)
+RAW_COLUMNS = ("model", "task", "latency", "cost", "success", "created_at", "request_id")
+# Driver-level SQL (aurea.services.driver_sql), the same on PostgreSQL and SQLite.
+RAW_INSERT = (
+    f"INSERT INTO request_metrics ({', '.join(RAW_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(RAW_COLUMNS))})"
+)
+REGISTER_MODEL = (
+    "INSERT INTO models (name, created_at) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
+)
 # Rows per INSERT of rows with request ids (7 bind parameters each).
 INSERT_CHUNK = 1000
 # Batches without request ids this large go to PostgreSQL through COPY (much cheaper per row).
 COPY_FROM = 20
-COPY_COLUMNS = ("model", "task", "latency", "cost", "success", "created_at")
+COPY_COLUMNS = RAW_COLUMNS[:-1]
 COPY_RAW = f"COPY request_metrics ({', '.join(COPY_COLUMNS)}) FROM STDIN"
-# Same SQL on PostgreSQL and SQLite; see aggregates.STATS_UPSERT for why it is text.
-REGISTER_MODEL = sa.text(
-    "INSERT INTO models (name, created_at) VALUES (:name, :created_at) "
-    "ON CONFLICT (name) DO NOTHING"
-).bindparams(sa.bindparam("created_at", type_=UTCDateTime))
+
+
+def insert_returning_request_ids(rows: int) -> str:
+    """One INSERT of ``rows`` rows that skips stored request ids and returns the inserted."""
+    values = ", ".join([f"({', '.join(['%s'] * len(RAW_COLUMNS))})"] * rows)
+    return (
+        f"INSERT INTO request_metrics ({', '.join(RAW_COLUMNS)}) VALUES {values} "
+        "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+    )
 
 
 class UnknownModel(AureaError):
@@ -60,16 +70,17 @@ def registered_models() -> set[str]:
     return current_app.extensions.setdefault("aurea_registered_models", set())
 
 
-def register_models(session: Session, names: set[str]) -> None:
+def register_models(conn: sa.Connection, names: set[str]) -> None:
     """Register models not registered yet (safe under concurrency), in name order."""
-    at = now()
-    session.execute(REGISTER_MODEL, [{"name": n, "created_at": at} for n in sorted(names)])
+    sql = driver_sql(conn.dialect)
+    at = sql.timestamp(now())
+    conn.exec_driver_sql(sql.sql(REGISTER_MODEL), [(n, at) for n in sorted(names)])
 
 
-def refuse_unregistered(session: Session, records: list[Record], batch: bool) -> None:
+def refuse_unregistered(conn: sa.Connection, records: list[Record], batch: bool) -> None:
     names = {r.model for r in records}
     known = set(
-        session.scalars(sa.select(RegisteredModel.name).where(RegisteredModel.name.in_(names)))
+        conn.scalars(sa.select(RegisteredModel.name).where(RegisteredModel.name.in_(names)))
     )
     unknown = names - known
     if not unknown:
@@ -86,39 +97,36 @@ def refuse_unregistered(session: Session, records: list[Record], batch: bool) ->
     raise UnknownModel(f"Unregistered model(s): {', '.join(sorted(unknown))}.", {"json": errors})
 
 
-def _insert_raw(session: Session, rows: list[dict]) -> set[str | None]:
-    """Insert raw rows; return the request_ids actually inserted (None: rows without one).
+def _insert_raw(conn: sa.Connection, rows: list[tuple]) -> set[str | None]:
+    """Insert raw rows (RAW_COLUMNS tuples); return the request_ids actually inserted
+    (None: rows without one).
 
     Rows whose request_id is already stored are skipped by ON CONFLICT DO NOTHING,
     which also settles two copies racing on different workers: one insert wins.
     """
-    on_postgres = session.get_bind().dialect.name == "postgresql"
-    if all(row["request_id"] is None for row in rows):
-        if on_postgres and len(rows) >= COPY_FROM:
-            _copy_raw(session, rows)
+    sql = driver_sql(conn.dialect)
+    if all(row[-1] is None for row in rows):
+        if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+            _copy_raw(conn, rows)
         else:
-            session.execute(RAW_INSERT, rows)
+            conn.exec_driver_sql(sql.sql(RAW_INSERT), rows)
         return {None}
-    dialect = postgresql if on_postgres else sqlite
     inserted: set[str | None] = set()
     # In chunks: a group of large batches would pass the databases' limits on bind parameters.
     for start in range(0, len(rows), INSERT_CHUNK):
-        statement = (
-            dialect.insert(RAW_TABLE)
-            .values(rows[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(RAW_TABLE.c.request_id)
-        )
-        inserted.update(session.scalars(statement))
+        chunk = rows[start : start + INSERT_CHUNK]
+        flat = tuple(value for row in chunk for value in row)
+        statement = sql.sql(insert_returning_request_ids(len(chunk)))
+        inserted.update(conn.exec_driver_sql(statement, flat).scalars())
     return inserted
 
 
-def _copy_raw(session: Session, rows: list[dict]) -> None:
+def _copy_raw(conn: sa.Connection, rows: list[tuple]) -> None:
     """PostgreSQL's COPY: one stream for many rows, instead of one INSERT per row."""
-    with session.connection().connection.driver_connection.cursor() as cursor:
+    with conn.connection.driver_connection.cursor() as cursor:
         with cursor.copy(COPY_RAW) as copy:
             for row in rows:
-                copy.write_row([row[column] for column in COPY_COLUMNS])
+                copy.write_row(row[:-1])
 
 
 def record_requests(records: list[Record], batch: bool = True) -> list[str]:
@@ -131,27 +139,26 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     that write at the same time share one transaction and one commit (group commit);
     this returns once the commit holding these records is done.
     """
+    end_read_transaction()  # reads made after this write must see it
     return group_commit().submit(Job(records, batch), _write_group)
 
 
 def _write_group(jobs: list[Job]) -> None:
     """Store the records of every acceptable job in one transaction; finish each job."""
-    session = write_session()
-    try:
+    strict = current_app.config["AUREA_STRICT_MODELS"]
+    with write_connection() as conn:
         accepted = []
         for job in jobs:
-            if current_app.config["AUREA_STRICT_MODELS"]:
+            if strict:
                 try:
-                    refuse_unregistered(session, list(job.records), job.batch)
+                    refuse_unregistered(conn, list(job.records), job.batch)
                 except UnknownModel as refused:
                     job.finish(error=refused)
                     continue
             accepted.append(job)
-        statuses, present = _store(session, [r for job in accepted for r in job.records])
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        statuses, present = _store(conn, [r for job in accepted for r in job.records], strict)
+    # Committed. This worker's cached answers must not predate its own writes.
+    read_cache().clear()
     # Registered for good (Aurea never deletes a model): later records skip the insert.
     registered_models().update(present)
     start = 0
@@ -160,8 +167,8 @@ def _write_group(jobs: list[Job]) -> None:
         start += len(job.records)
 
 
-def _store(session: Session, records: list[Record]) -> tuple[list[str], set[str]]:
-    """Insert ``records`` in the session's write transaction.
+def _store(conn: sa.Connection, records: list[Record], strict: bool) -> tuple[list[str], set[str]]:
+    """Insert ``records`` in the connection's write transaction.
 
     Returns their statuses, and the models now known to be in ``models`` (those of the
     records inserted or registered: a duplicate's model is not registered on its behalf).
@@ -170,43 +177,35 @@ def _store(session: Session, records: list[Record]) -> tuple[list[str], set[str]
     seen: set[str] = set()
     fresh: list[Record] = []
     for r in records:
-        if r.request_id is not None and r.request_id in seen:
-            continue
         if r.request_id is not None:
+            if r.request_id in seen:
+                continue
             seen.add(r.request_id)
         fresh.append(r)
     if not fresh:
         return [], set()
-    when = {id(r): at if r.at is None else r.at.astimezone(UTC) for r in fresh}
+    when = [at if r.at is None else r.at.astimezone(UTC) for r in fresh]
 
-    if not current_app.config["AUREA_STRICT_MODELS"]:
+    if not strict:
         unknown = {r.model for r in fresh} - registered_models()
         if unknown:
-            register_models(session, unknown)
+            register_models(conn, unknown)
+    timestamp = driver_sql(conn.dialect).timestamp
     inserted = _insert_raw(
-        session,
+        conn,
         [
-            {
-                "model": r.model,
-                "task": r.task,
-                "latency": r.latency,
-                "cost": r.cost,
-                "success": r.success,
-                "created_at": when[id(r)],
-                "request_id": r.request_id,
-            }
-            for r in fresh
+            (r.model, r.task, r.latency, r.cost, r.success, timestamp(w), r.request_id)
+            for r, w in zip(fresh, when, strict=True)
         ],
     )
-    stored = [r for r in fresh if r.request_id in inserted]
+    stored = [(r, w) for r, w in zip(fresh, when, strict=True) if r.request_id in inserted]
     if stored:
         add_to_aggregates(
-            session,
-            sum_rows((r.model, r.task, r.latency, r.cost, r.success, when[id(r)]) for r in stored),
+            conn, sum_rows((r.model, r.task, r.latency, r.cost, r.success, w) for r, w in stored)
         )
-        add_health(session, [(r.model, r.success, when[id(r)]) for r in stored], at)
+        add_health(conn, [(r.model, r.success, w) for r, w in stored], at)
 
-    stored_ids = {id(r) for r in stored}
+    stored_ids = {id(r) for r, _ in stored}
     statuses = [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]
     return statuses, {r.model for r in fresh}
 

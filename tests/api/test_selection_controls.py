@@ -242,6 +242,35 @@ def test_a_failing_model_cools_down_then_gets_a_trial(client, clock, record):
     assert {m["name"]: m["state"] for m in ok(client.get("/router/models"))}["flaky"] == "active"
 
 
+def test_a_model_back_from_cooldown_is_judged_only_on_requests_after_it(app, client, clock, record):
+    # A lookback long enough to reach back over the whole cooldown.
+    app.config["AUREA_COOLDOWN_LOOKBACK_SECONDS"] = 4 * 3600
+
+    def state():
+        return {m["name"]: m["state"] for m in ok(client.get("/router/models"))}["flaky"]
+
+    for _ in range(5):
+        record("flaky", 0.5, 0.001, False)
+    assert state() == "cooling_down"
+    clock.advance(minutes=31)
+    for _ in range(4):  # 9 failures in the lookback, but only 4 since the cooldown ended
+        record("flaky", 0.5, 0.001, False)
+    assert state() == "active"
+    record("flaky", 0.5, 0.001, False)  # the fifth since: AUREA_COOLDOWN_MIN_REQUESTS
+    assert state() == "cooling_down"
+
+
+def test_every_failing_model_of_one_batch_is_judged(client):
+    failures = [
+        {"model": m, "latency": 0.5, "cost": 0.001, "success": False}
+        for m in ("flaky-a", "flaky-b")
+        for _ in range(5)
+    ]
+    assert client.post("/router/records", json={"records": failures}).status_code == 200
+    states = {m["name"]: m["state"] for m in ok(client.get("/router/models"))}
+    assert (states["flaky-a"], states["flaky-b"]) == ("cooling_down", "cooling_down")
+
+
 def test_few_failures_below_the_minimum_do_not_trip_the_cooldown(client, record):
     for _ in range(4):
         record("flaky", 0.5, 0.001, False)

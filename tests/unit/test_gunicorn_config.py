@@ -10,7 +10,12 @@ import pytest
 
 from tests.support.server import ROOT
 
-VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "AUREA_PROMETHEUS_CREATED_DIR", "AUREA_ACCESS_LOG")
+VARIABLES = (
+    "PROMETHEUS_MULTIPROC_DIR",
+    "AUREA_PROMETHEUS_CREATED_DIR",
+    "AUREA_ACCESS_LOG",
+    "GUNICORN_REUSE_PORT",
+)
 
 
 @pytest.fixture
@@ -93,3 +98,10 @@ def test_the_master_removes_the_dir_it_created_on_exit_and_only_that(environ, tm
     config["on_starting"](server)
     config["on_exit"](server)
     assert configured.is_dir()
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, True), ("1", True), ("0", False)])
+def test_each_worker_listens_on_its_own_socket_unless_turned_off(environ, value, expected):
+    if value is not None:
+        environ.setenv("GUNICORN_REUSE_PORT", value)
+    assert load_config()["reuse_port"] is expected

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aurea.plain_records import plain_batch
-from aurea.schemas import MAX_BATCH, MAX_RECORDED_VALUE, RecordBatchSchema
+from aurea.plain_records import plain_batch, plain_item
+from aurea.schemas import MAX_BATCH, MAX_RECORDED_VALUE, RecordBatchSchema, RecordRequestSchema
 
 SCHEMA = RecordBatchSchema()
 
@@ -107,3 +107,19 @@ def test_a_typical_batch_takes_the_fast_path_with_the_schemas_result():
 )
 def test_anything_unusual_is_left_to_the_schema(item):
     assert fast({"records": [item]}) is None
+
+
+RECORD_SCHEMA = RecordRequestSchema()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(items(), values))
+def test_whatever_the_single_record_fast_path_accepts_the_schema_loads_the_same(data):
+    loaded = plain_item(data, MAX_RECORDED_VALUE)
+    if loaded is not None:
+        assert RECORD_SCHEMA.load(data) == loaded
+
+
+def test_the_single_record_fast_path_takes_a_plain_body():
+    body = {"model": "gpt-4", "latency": 1, "cost": 0.5, "success": True, "task": "code"}
+    assert plain_item(body, MAX_RECORDED_VALUE) == RECORD_SCHEMA.load(body)

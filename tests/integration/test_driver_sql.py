@@ -1,0 +1,55 @@
+"""The record path writes at driver level; what it stores must look like what the ORM stores."""
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from aurea.extensions import db
+from aurea.models import ModelStatsHourly, RegisteredModel, RequestMetric
+from aurea.services.records import Record, record_requests
+
+# Whole seconds: a driver's own datetime adapter would drop the ".000000" the ORM writes.
+AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def test_timestamps_written_by_the_record_path_are_stored_like_the_orms(ctx):
+    record_requests([Record("driver-level", 0.5, 0.01, True, request_id="d-1", at=AT)])
+    db.session.add(
+        RequestMetric(model="driver-level", latency=0.5, cost=0.01, success=True, created_at=AT)
+    )
+    db.session.commit()
+    by_driver, by_orm = db.session.scalars(
+        sa.select(sa.cast(RequestMetric.created_at, sa.String))
+        .where(RequestMetric.model == "driver-level")
+        .order_by(RequestMetric.id)
+    ).all()
+    assert by_driver == by_orm
+    # the hour's aggregate is found by an ORM equality on its start
+    assert (
+        db.session.scalar(
+            sa.select(ModelStatsHourly.requests).where(
+                ModelStatsHourly.model == "driver-level",
+                ModelStatsHourly.bucket_start == AT.replace(minute=0),
+            )
+        )
+        == 1
+    )
+
+
+def test_rows_written_at_driver_level_are_found_by_timestamp_comparisons(ctx):
+    record_requests([Record("driver-level", 0.5, 0.01, False, at=AT)])
+    found = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(RequestMetric)
+        .where(
+            RequestMetric.created_at >= AT,
+            RequestMetric.created_at < AT + timedelta(seconds=1),
+        )
+    )
+    assert found == 1
+    assert (
+        db.session.scalar(
+            sa.select(RegisteredModel.created_at).where(RegisteredModel.name == "driver-level")
+        ).tzinfo
+        is not None
+    )
