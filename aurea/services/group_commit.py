@@ -9,13 +9,18 @@ its commit: every request waits for the commit that holds its records (or for th
 error that ended it).
 
 Leader and followers: each request appends its job, then waits for the write lock. The
-thread that gets it and finds its own job still pending writes the whole queue; the
-others find theirs done when their turn comes and return at once. With one thread per
-worker (gunicorn's sync workers) every group holds one job: the plain transaction.
+thread that gets it and finds its own job still pending becomes the writer: it opens the
+transaction (on SQLite, waiting for the database's write lock, which another worker may
+hold) and only then takes the whole queue, so the jobs that arrived while it waited join
+the group. The others find theirs done when their turn comes and return at once. With one
+thread per worker (gunicorn's sync workers) every group holds one job: the plain
+transaction.
 
 A job that fails on its own (an unregistered model in strict mode) fails alone; an error
 of the transaction itself (the database went away) fails every job of the group, and
-their clients get the same 503 and retry.
+their clients get the same 503 and retry. An error before the queue was taken (the
+database's lock never came) fails the writer's own job only: the rest stay queued for
+the next writer.
 """
 
 from __future__ import annotations
@@ -47,8 +52,9 @@ class Job:
         self.statuses, self.error = statuses, error
 
 
-# write(jobs) stores the jobs it accepts in one transaction and finishes every job.
-Writer = Callable[[list[Job]], None]
+# write(take) opens a transaction, calls take() for the jobs to store, stores those it
+# accepts, commits, and finishes every job it took.
+Writer = Callable[[Callable[[], list[Job]]], None]
 
 
 @dataclass(eq=False)
@@ -65,27 +71,46 @@ class GroupCommit:
             self.pending.append(job)
         with self.write_lock:
             if not job.done:
-                with self.queue_lock:
-                    group, self.pending = self.pending, []
-                self.largest_group = max(self.largest_group, len(group))
-                try:
-                    write(group)
-                except BaseException as error:
-                    for other in group:
-                        if not other.done:
-                            other.finish(error=error)
-                    if not isinstance(error, Exception):
-                        raise  # the worker is being stopped
-                    # else each job, this one too, raises its own outcome below: a job refused
-                    # on its own keeps its own error even when the transaction failed after it
-                finally:
-                    for other in group:  # a writer that forgot a job must not hang it
-                        if not other.done:
-                            other.finish(error=RuntimeError("job left unfinished by its group"))
+                self._write(job, write)
         if job.error is not None:
             raise job.error
         assert job.statuses is not None
         return job.statuses
+
+    def _write(self, job: Job, write: Writer) -> None:
+        taken: list[Job] = []
+
+        def take() -> list[Job]:
+            with self.queue_lock:
+                group, self.pending = self.pending, []
+            taken.extend(group)
+            self.largest_group = max(self.largest_group, len(taken))
+            return group
+
+        try:
+            write(take)
+        except BaseException as error:
+            if not taken:  # failed before taking the queue: the others wait for the next writer
+                self._withdraw(job)
+                job.finish(error=error)
+            for other in taken:
+                if not other.done:
+                    other.finish(error=error)
+            if not isinstance(error, Exception):
+                raise  # the worker is being stopped
+            # else each job, this one too, raises its own outcome: a job refused on its
+            # own keeps its own error even when the transaction failed after it
+        finally:
+            if not taken and not job.done:  # a writer that never took the queue
+                self._withdraw(job)
+                job.finish(error=RuntimeError("the writer never took its job"))
+            for other in taken:  # a writer that forgot a job must not hang it
+                if not other.done:
+                    other.finish(error=RuntimeError("job left unfinished by its group"))
+
+    def _withdraw(self, job: Job) -> None:
+        with self.queue_lock:
+            self.pending = [other for other in self.pending if other is not job]
 
 
 def init_group_commit(app: Flask) -> None:

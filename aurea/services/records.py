@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -143,10 +144,15 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     return group_commit().submit(Job(records, batch), _write_group)
 
 
-def _write_group(jobs: list[Job]) -> None:
-    """Store the records of every acceptable job in one transaction; finish each job."""
+def _write_group(take: Callable[[], list[Job]]) -> None:
+    """Store the records of every acceptable queued job in one transaction; finish each job.
+
+    The queue is taken once the transaction holds the database's write lock: requests
+    that arrive while this worker waits for it are written in the same commit.
+    """
     strict = current_app.config["AUREA_STRICT_MODELS"]
     with write_connection() as conn:
+        jobs = take()
         accepted = []
         for job in jobs:
             if strict:

@@ -17,7 +17,8 @@ def start_queued(gc, jobs, write):
 def test_jobs_queued_behind_a_commit_are_written_together_by_one_thread():
     groups = []
 
-    def write(group):
+    def write(take):
+        group = take()
         groups.append([job.records for job in group])
         for job in group:
             job.finish([f"stored {r}" for r in job.records])
@@ -29,7 +30,8 @@ def test_jobs_queued_behind_a_commit_are_written_together_by_one_thread():
 
 
 def test_a_job_refused_on_its_own_fails_alone():
-    def write(group):
+    def write(take):
+        group = take()
         for job in group:
             if job.records == ["bad"]:
                 job.finish(error=ValueError("bad record"))
@@ -44,7 +46,8 @@ def test_a_job_refused_on_its_own_fails_alone():
 def test_a_failed_transaction_fails_every_job_of_its_group_and_the_next_group_runs():
     calls = []
 
-    def write(group):
+    def write(take):
+        group = take()
         calls.append(len(group))
         if len(calls) == 1:
             raise ConnectionError("database gone")
@@ -59,7 +62,8 @@ def test_a_failed_transaction_fails_every_job_of_its_group_and_the_next_group_ru
 
 
 def test_a_job_refused_before_the_transaction_failed_keeps_its_own_error():
-    def write(group):
+    def write(take):
+        group = take()
         group[0].finish(error=ValueError("refused on its own"))
         raise ConnectionError("database gone")
 
@@ -69,7 +73,8 @@ def test_a_job_refused_before_the_transaction_failed_keeps_its_own_error():
 
 
 def test_a_writer_that_forgets_a_job_does_not_leave_it_waiting():
-    def write(group):
+    def write(take):
+        group = take()
         group[0].finish(["only the first"])
 
     outcomes = start_queued(GroupCommit(), [Job([1], False), Job([2], False)], write)
@@ -80,13 +85,14 @@ def test_a_writer_that_forgets_a_job_does_not_leave_it_waiting():
 
 def test_one_thread_alone_writes_its_own_job():
     gc = GroupCommit()
-    assert gc.submit(Job(["x"], False), lambda g: g[0].finish(["done"])) == ["done"]
+    assert gc.submit(Job(["x"], False), lambda take: take()[0].finish(["done"])) == ["done"]
     assert gc.largest_group == 1
 
 
 @pytest.mark.parametrize("threads", [2, 8])
 def test_concurrent_submitters_each_get_their_own_statuses(threads):
-    def write(group):
+    def write(take):
+        group = take()
         time.sleep(0.002)  # a commit's flush: others queue behind it
         for job in group:
             job.finish([f"{r}!" for r in job.records])
@@ -104,3 +110,49 @@ def test_concurrent_submitters_each_get_their_own_statuses(threads):
     for t in pool:
         t.join(10)
     assert results == {(n, k): [f"{n}-{k}!"] for n in range(threads) for k in range(20)}
+
+
+def test_jobs_arriving_while_the_writer_waits_for_the_database_join_its_group():
+    gc = GroupCommit()
+    waiting, groups = threading.Event(), []
+
+    def write(take):
+        waiting.set()
+        time.sleep(0.2)  # another worker holds the database's write lock
+        group = take()
+        groups.append(len(group))
+        for job in group:
+            job.finish(["ok"])
+
+    late = []
+
+    def latecomer():
+        waiting.wait(5)
+        late.append(gc.submit(Job(["late"], False), write))
+
+    helper = threading.Thread(target=latecomer)
+    helper.start()
+    assert gc.submit(Job(["first"], False), write) == ["ok"]
+    helper.join(5)
+    assert late == [["ok"]]
+    assert groups == [2]
+
+
+def test_a_writer_failing_before_it_takes_the_queue_fails_only_its_own_job():
+    gc = GroupCommit()
+    queued = Job(["queued"], False)
+    gc.pending.append(queued)  # submitted by a thread that waits for the write lock
+
+    def write(take):
+        raise TimeoutError("the database's lock never came")
+
+    with pytest.raises(TimeoutError):
+        gc.submit(Job(["own"], False), write)
+    assert gc.pending == [queued] and not queued.done
+
+
+def test_a_writer_that_never_takes_the_queue_does_not_leave_its_job_waiting():
+    gc = GroupCommit()
+    with pytest.raises(RuntimeError):
+        gc.submit(Job(["own"], False), lambda take: None)
+    assert not gc.pending
