@@ -171,18 +171,54 @@ class DatabaseBudget:
 
 
 @contextmanager
-def write_connection() -> Iterator[sa.Connection]:
-    """A Core connection in a write transaction, committed when the block ends without error.
+def write_transaction() -> Iterator[Any]:
+    """A driver-level (DB-API) cursor in a write transaction, committed when the block ends
+    without error; rolled back otherwise.
 
-    Lighter than the ORM session, for the record path. On SQLite the transaction starts
-    with BEGIN IMMEDIATE under this host's writer lock (:func:`sqlite_writer_lock`).
-    The caller clears the read cache after the commit: no session event sees this one.
+    For the record path, whose few statements run on every request: SQLAlchemy's
+    Connection and its events cost more than the statements themselves. The pool still
+    provides the connection (with its pre-ping and connect-time set-up), and driver errors
+    are translated to SQLAlchemy's (a lost connection is invalidated), so the app answers
+    them like any other database error. On SQLite the transaction starts with BEGIN
+    IMMEDIATE under this host's writer lock (:func:`sqlite_writer_lock`). No session event
+    sees this commit: the caller clears the read cache.
     """
     engine = db.engine
-    with sqlite_writer_lock(engine), engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            yield conn
+    dialect = engine.dialect
+    with sqlite_writer_lock(engine):
+        connection = engine.raw_connection()
+        cursor = None
+        try:
+            cursor = connection.cursor()
+            if dialect.name == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            yield cursor
+            connection.commit()
+        except dialect.loaded_dbapi.Error as error:
+            _rollback_quietly(connection)
+            disconnected = dialect.is_disconnect(error, connection.dbapi_connection, cursor)
+            if disconnected:
+                connection.invalidate(error)
+            raise sa.exc.DBAPIError.instance(
+                None,
+                None,
+                error,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=disconnected,
+                dialect=dialect,
+            ) from error
+        except BaseException:
+            _rollback_quietly(connection)
+            raise
+        finally:
+            connection.close()  # back to the pool
+
+
+def _rollback_quietly(connection) -> None:
+    try:
+        connection.rollback()
+    except Exception as error:  # noqa: BLE001 - the first error is the one to report
+        log.warning("rollback after a failed write failed: %s", error)
 
 
 # Waiting for another process's write: first retry after this long, then twice as long

@@ -20,7 +20,7 @@ from aurea.models import (
     RequestMetric,
 )
 from aurea.services.cooldown import prune_health
-from aurea.services.driver_sql import driver_sql
+from aurea.services.driver_sql import DriverCursor
 
 STATS_KEY = ("bucket_start", "model", "task")
 HEALTH_RETENTION = timedelta(days=1)
@@ -90,7 +90,7 @@ def histogram_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
             }
 
 
-# Plain SQL that PostgreSQL and SQLite (3.24+) both accept, sent at driver level
+# Plain SQL that PostgreSQL and SQLite (3.24+) both accept, run at driver level
 # (see aurea.services.driver_sql): SQLAlchemy cannot even cache the compiled form of its
 # dialect ON CONFLICT constructs, and compiling them on every record doubled its cost.
 STATS_UPSERT = """
@@ -116,16 +116,15 @@ HISTOGRAM_UPSERT = """
 """
 
 
-def add_to_aggregates(conn: sa.Connection, buckets: dict[Key, BucketSums]) -> None:
+def add_to_aggregates(cursor: DriverCursor, buckets: dict[Key, BucketSums]) -> None:
     """Add bucket sums to the stored aggregates with atomic upserts (the caller commits).
 
     Keys are applied in sorted order, so concurrent writers lock rows in the same
     order and cannot deadlock.
     """
-    sql = driver_sql(conn.dialect)
     stats, bins = [], []
     for (bucket_start, model, task), sums in sorted(buckets.items()):
-        start = sql.timestamp(bucket_start)
+        start = cursor.timestamp(bucket_start)
         stats.append(
             (
                 start,
@@ -135,12 +134,12 @@ def add_to_aggregates(conn: sa.Connection, buckets: dict[Key, BucketSums]) -> No
                 sums.successes,
                 sums.latency_sum,
                 sums.cost_sum,
-                sql.timestamp(sums.last_recorded_at),
+                cursor.timestamp(sums.last_recorded_at),
             )
         )
         bins.extend((start, model, task, k, n) for k, n in sorted(sums.bins.items()))
-    conn.exec_driver_sql(sql.sql(STATS_UPSERT), stats)
-    conn.exec_driver_sql(sql.sql(HISTOGRAM_UPSERT), bins)
+    cursor.executemany(STATS_UPSERT, stats)
+    cursor.executemany(HISTOGRAM_UPSERT, bins)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from aurea.models import ModelHealthMinutely
-from aurea.services.driver_sql import driver_sql
+from aurea.services.driver_sql import DriverCursor
 
 HEALTH_UPSERT = """
     INSERT INTO model_health_minutely (bucket_start, model, requests, failures)
@@ -33,7 +33,7 @@ def floor_to_minute(moment: datetime) -> datetime:
 
 
 def add_health(
-    conn: sa.Connection, outcomes: list[tuple[str, bool, datetime]], now: datetime
+    cursor: DriverCursor, outcomes: list[tuple[str, bool, datetime]], now: datetime
 ) -> None:
     """Count (model, success, at) outcomes in the minute of each ``at`` (the caller commits).
 
@@ -45,15 +45,14 @@ def add_health(
         key = (floor_to_minute(at), model)
         requests[key] += 1
         failures[key] += not success
-    sql = driver_sql(conn.dialect)
-    conn.exec_driver_sql(
-        sql.sql(HEALTH_UPSERT),
+    cursor.executemany(
+        HEALTH_UPSERT,
         [
-            (sql.timestamp(minute), m, n, failures[(minute, m)])
+            (cursor.timestamp(minute), m, n, failures[(minute, m)])
             for (minute, m), n in sorted(requests.items())
         ],
     )
-    trip_if_failing(conn, sorted({m for (_, m), n in failures.items() if n}), now)
+    trip_if_failing(cursor, sorted({m for (_, m), n in failures.items() if n}), now)
 
 
 # Per model: is it cooling down at :now, and its counts since the later of :since and the
@@ -75,23 +74,22 @@ HEALTH_SINCE = """
 START_COOLDOWN = "UPDATE models SET cooldown_until = %s WHERE name = %s"
 
 
-def trip_if_failing(conn: sa.Connection, models: list[str], now: datetime) -> None:
+def trip_if_failing(cursor: DriverCursor, models: list[str], now: datetime) -> None:
     """Start the cooldown of each of ``models`` whose failures over the lookback trip it."""
     if not models:
         return
     config = current_app.config
-    sql = driver_sql(conn.dialect)
     since = floor_to_minute(now - timedelta(seconds=config["AUREA_COOLDOWN_LOOKBACK_SECONDS"]))
-    rows = conn.exec_driver_sql(
-        sql.sql(HEALTH_SINCE.format(names=", ".join(["%s"] * len(models)))),
-        (sql.timestamp(now), sql.timestamp(since), *models),
-    ).all()
-    until = sql.timestamp(now + timedelta(seconds=config["AUREA_COOLDOWN_SECONDS"]))
+    rows = cursor.query(
+        HEALTH_SINCE.format(names=", ".join(["%s"] * len(models))),
+        (cursor.timestamp(now), cursor.timestamp(since), *models),
+    )
+    until = cursor.timestamp(now + timedelta(seconds=config["AUREA_COOLDOWN_SECONDS"]))
     for model, cooling, requests, failures in sorted(rows):
         if cooling or not requests or requests < config["AUREA_COOLDOWN_MIN_REQUESTS"]:
             continue
         if failures / requests >= config["AUREA_COOLDOWN_FAILURE_RATE"]:
-            conn.exec_driver_sql(sql.sql(START_COOLDOWN), (until, model))
+            cursor.execute(START_COOLDOWN, (until, model))
 
 
 def prune_health(session: Session, before: datetime) -> int:

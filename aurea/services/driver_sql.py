@@ -1,13 +1,13 @@
-"""The record path's statements, sent in the driver's own parameter style.
+"""The record path's statements, run on a DB-API cursor in the driver's parameter style.
 
 Every record runs the same few INSERTs. Through SQLAlchemy's ``text()`` each one cost
 about three times its driver-level execution (bind processors and result set-up per
-row), so the record path sends them with ``Connection.exec_driver_sql``: SQLAlchemy still
-owns the connection, the transaction, the pool and the translation of driver errors, but
-the parameters go to the driver as they are. Statements are written with ``%s``
-placeholders (psycopg's style); SQLite's driver gets ``?``. Timestamps are converted
-exactly as the ``UTCDateTime`` column type converts them, so rows written here and rows
-written through the ORM look the same.
+row), and its Connection and events cost more again; so the record path runs them on the
+driver's own cursor, in :func:`aurea.database.write_transaction` (the pool still provides
+the connection, and driver errors are still translated). Statements are written with
+``%s`` placeholders (psycopg's style); SQLite's driver gets ``?``. Timestamps are
+converted exactly as the ``UTCDateTime`` column type converts them, so rows written here
+and rows written through the ORM look the same.
 """
 
 from __future__ import annotations
@@ -47,3 +47,24 @@ def driver_sql(dialect: Dialect) -> DriverSql:
     if found is None:
         found = _BY_KIND[key] = DriverSql(dialect)  # a race only builds an equal one twice
     return found
+
+
+class DriverCursor:
+    """A DB-API cursor that takes statements written with ``%s`` placeholders."""
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw  # the DB-API cursor
+        self.on_postgresql = dialect.name == "postgresql"
+        self._sql = driver_sql(dialect)
+        self.timestamp = self._sql.timestamp
+
+    def execute(self, statement: str, params: tuple = ()) -> None:
+        self.raw.execute(self._sql.sql(statement), params)
+
+    def executemany(self, statement: str, rows: list[tuple]) -> None:
+        if rows:
+            self.raw.executemany(self._sql.sql(statement), rows)
+
+    def query(self, statement: str, params: tuple = ()) -> list[tuple]:
+        self.raw.execute(self._sql.sql(statement), params)
+        return self.raw.fetchall()

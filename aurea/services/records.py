@@ -6,17 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from flask import current_app
 
 from aurea.cache import read_cache
 from aurea.clock import now
-from aurea.database import end_read_transaction, write_connection
+from aurea.database import end_read_transaction, write_transaction
 from aurea.errors import AureaError
-from aurea.models import RegisteredModel
+from aurea.extensions import db
 from aurea.services.aggregates import add_to_aggregates, sum_rows
 from aurea.services.cooldown import add_health
-from aurea.services.driver_sql import driver_sql
+from aurea.services.driver_sql import DriverCursor
 from aurea.services.group_commit import Job, group_commit
 
 RECORDED = "recorded"
@@ -71,19 +70,22 @@ def registered_models() -> set[str]:
     return current_app.extensions.setdefault("aurea_registered_models", set())
 
 
-def register_models(conn: sa.Connection, names: set[str]) -> None:
+def register_models(cursor: DriverCursor, names: set[str]) -> None:
     """Register models not registered yet (safe under concurrency), in name order."""
-    sql = driver_sql(conn.dialect)
-    at = sql.timestamp(now())
-    conn.exec_driver_sql(sql.sql(REGISTER_MODEL), [(n, at) for n in sorted(names)])
+    at = cursor.timestamp(now())
+    cursor.executemany(REGISTER_MODEL, [(n, at) for n in sorted(names)])
 
 
-def refuse_unregistered(conn: sa.Connection, records: list[Record], batch: bool) -> None:
-    names = {r.model for r in records}
-    known = set(
-        conn.scalars(sa.select(RegisteredModel.name).where(RegisteredModel.name.in_(names)))
-    )
-    unknown = names - known
+def refuse_unregistered(cursor: DriverCursor, records: list[Record], batch: bool) -> None:
+    names = sorted({r.model for r in records})
+    placeholders = ", ".join(["%s"] * len(names))
+    known = {
+        name
+        for (name,) in cursor.query(
+            f"SELECT name FROM models WHERE name IN ({placeholders})", tuple(names)
+        )
+    }
+    unknown = set(names) - known
     if not unknown:
         return
     message = "Unknown model (AUREA_STRICT_MODELS is on: register it with POST /router/models)."
@@ -98,36 +100,33 @@ def refuse_unregistered(conn: sa.Connection, records: list[Record], batch: bool)
     raise UnknownModel(f"Unregistered model(s): {', '.join(sorted(unknown))}.", {"json": errors})
 
 
-def _insert_raw(conn: sa.Connection, rows: list[tuple]) -> set[str | None]:
+def _insert_raw(cursor: DriverCursor, rows: list[tuple]) -> set[str | None]:
     """Insert raw rows (RAW_COLUMNS tuples); return the request_ids actually inserted
     (None: rows without one).
 
     Rows whose request_id is already stored are skipped by ON CONFLICT DO NOTHING,
     which also settles two copies racing on different workers: one insert wins.
     """
-    sql = driver_sql(conn.dialect)
     if all(row[-1] is None for row in rows):
-        if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
-            _copy_raw(conn, rows)
+        if cursor.on_postgresql and len(rows) >= COPY_FROM:
+            _copy_raw(cursor, rows)
         else:
-            conn.exec_driver_sql(sql.sql(RAW_INSERT), rows)
+            cursor.executemany(RAW_INSERT, rows)
         return {None}
     inserted: set[str | None] = set()
     # In chunks: a group of large batches would pass the databases' limits on bind parameters.
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
         flat = tuple(value for row in chunk for value in row)
-        statement = sql.sql(insert_returning_request_ids(len(chunk)))
-        inserted.update(conn.exec_driver_sql(statement, flat).scalars())
+        inserted.update(r for (r,) in cursor.query(insert_returning_request_ids(len(chunk)), flat))
     return inserted
 
 
-def _copy_raw(conn: sa.Connection, rows: list[tuple]) -> None:
+def _copy_raw(cursor: DriverCursor, rows: list[tuple]) -> None:
     """PostgreSQL's COPY: one stream for many rows, instead of one INSERT per row."""
-    with conn.connection.driver_connection.cursor() as cursor:
-        with cursor.copy(COPY_RAW) as copy:
-            for row in rows:
-                copy.write_row(row[:-1])
+    with cursor.raw.copy(COPY_RAW) as copy:
+        for row in rows:
+            copy.write_row(row[:-1])
 
 
 def record_requests(records: list[Record], batch: bool = True) -> list[str]:
@@ -151,18 +150,19 @@ def _write_group(take: Callable[[], list[Job]]) -> None:
     that arrive while this worker waits for it are written in the same commit.
     """
     strict = current_app.config["AUREA_STRICT_MODELS"]
-    with write_connection() as conn:
+    with write_transaction() as raw:
+        cursor = DriverCursor(raw, db.engine.dialect)
         jobs = take()
         accepted = []
         for job in jobs:
             if strict:
                 try:
-                    refuse_unregistered(conn, list(job.records), job.batch)
+                    refuse_unregistered(cursor, list(job.records), job.batch)
                 except UnknownModel as refused:
                     job.finish(error=refused)
                     continue
             accepted.append(job)
-        statuses, present = _store(conn, [r for job in accepted for r in job.records], strict)
+        statuses, present = _store(cursor, [r for job in accepted for r in job.records], strict)
     # Committed. This worker's cached answers must not predate its own writes.
     read_cache().clear()
     # Registered for good (Aurea never deletes a model): later records skip the insert.
@@ -173,8 +173,8 @@ def _write_group(take: Callable[[], list[Job]]) -> None:
         start += len(job.records)
 
 
-def _store(conn: sa.Connection, records: list[Record], strict: bool) -> tuple[list[str], set[str]]:
-    """Insert ``records`` in the connection's write transaction.
+def _store(cursor: DriverCursor, records: list[Record], strict: bool) -> tuple[list[str], set[str]]:
+    """Insert ``records`` in the cursor's write transaction.
 
     Returns their statuses, and the models now known to be in ``models`` (those of the
     records inserted or registered: a duplicate's model is not registered on its behalf).
@@ -195,10 +195,10 @@ def _store(conn: sa.Connection, records: list[Record], strict: bool) -> tuple[li
     if not strict:
         unknown = {r.model for r in fresh} - registered_models()
         if unknown:
-            register_models(conn, unknown)
-    timestamp = driver_sql(conn.dialect).timestamp
+            register_models(cursor, unknown)
+    timestamp = cursor.timestamp
     inserted = _insert_raw(
-        conn,
+        cursor,
         [
             (r.model, r.task, r.latency, r.cost, r.success, timestamp(w), r.request_id)
             for r, w in zip(fresh, when, strict=True)
@@ -207,9 +207,9 @@ def _store(conn: sa.Connection, records: list[Record], strict: bool) -> tuple[li
     stored = [(r, w) for r, w in zip(fresh, when, strict=True) if r.request_id in inserted]
     if stored:
         add_to_aggregates(
-            conn, sum_rows((r.model, r.task, r.latency, r.cost, r.success, w) for r, w in stored)
+            cursor, sum_rows((r.model, r.task, r.latency, r.cost, r.success, w) for r, w in stored)
         )
-        add_health(conn, [(r.model, r.success, w) for r, w in stored], at)
+        add_health(cursor, [(r.model, r.success, w) for r, w in stored], at)
 
     stored_ids = {id(r) for r, _ in stored}
     statuses = [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]

@@ -106,3 +106,30 @@ def test_batch_is_all_or_none_when_the_database_refuses_a_row(app, client, monke
     response = client.post("/router/records", json={"records": [item(i) for i in range(3)]})
     assert response.status_code == 503
     assert counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize("path", ["/router/record", "/router/records"])
+def test_a_driver_error_mid_transaction_answers_503_and_stores_nothing(
+    app, client, monkeypatch, path
+):
+    from aurea.services import aggregates
+    from aurea.services.driver_sql import DriverCursor
+
+    with app.app_context():
+        dbapi = db.engine.dialect.loaded_dbapi
+    original = DriverCursor.executemany
+
+    def disk_fails_at_the_histogram(self, statement, rows):
+        if statement == aggregates.HISTOGRAM_UPSERT:
+            raise dbapi.OperationalError("disk I/O error")
+        original(self, statement, rows)
+
+    monkeypatch.setattr(DriverCursor, "executemany", disk_fails_at_the_histogram)
+    body = item(0) if path == "/router/record" else {"records": [item(i) for i in range(3)]}
+    response = client.post(path, json=body)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert counts(app) == (0, 0)
+    monkeypatch.undo()
+    assert client.post(path, json=body).status_code == 200  # the pooled connection still works
+    assert counts(app)[0] in (1, 3)

@@ -19,13 +19,18 @@ def begins(app, database_url):
     statements = []
     with app.app_context():
 
-        def capture(conn, cursor, statement, *args):
+        def capture(statement):
             if statement.startswith("BEGIN"):
                 statements.append(statement)
 
-        sa.event.listen(db.engine, "before_cursor_execute", capture)
+        def trace(dbapi_connection, _record):
+            # What SQLite itself runs, whether sent through SQLAlchemy or a raw cursor.
+            dbapi_connection.set_trace_callback(capture)
+
+        db.engine.dispose()  # connections opened from now on are traced
+        sa.event.listen(db.engine, "connect", trace)
         yield statements
-        sa.event.remove(db.engine, "before_cursor_execute", capture)
+        sa.event.remove(db.engine, "connect", trace)
         db.session.remove()
 
 
