@@ -185,33 +185,35 @@ def write_transaction() -> Iterator[Any]:
     """
     engine = db.engine
     dialect = engine.dialect
-    with sqlite_writer_lock(engine):
-        connection = engine.raw_connection()
-        cursor = None
-        try:
-            cursor = connection.cursor()
-            if dialect.name == "sqlite":
-                cursor.execute("BEGIN IMMEDIATE")
-            yield cursor
-            connection.commit()
-        except dialect.loaded_dbapi.Error as error:
-            _rollback_quietly(connection)
-            disconnected = dialect.is_disconnect(error, connection.dbapi_connection, cursor)
-            if disconnected:
-                connection.invalidate(error)
-            raise sa.exc.DBAPIError.instance(
-                None,
-                None,
-                error,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnected,
-                dialect=dialect,
-            ) from error
-        except BaseException:
-            _rollback_quietly(connection)
-            raise
-        finally:
-            connection.close()  # back to the pool
+    connection = engine.raw_connection()
+    cursor = None
+    try:
+        cursor = connection.cursor()
+        # The writer lock covers the transaction only: checking the connection out and
+        # back into the pool happen outside it, while another worker may be writing.
+        with sqlite_writer_lock(engine):
+            try:
+                if dialect.name == "sqlite":
+                    cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                connection.commit()
+            except BaseException:
+                _rollback_quietly(connection)
+                raise
+    except dialect.loaded_dbapi.Error as error:
+        disconnected = dialect.is_disconnect(error, connection.dbapi_connection, cursor)
+        if disconnected:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(
+            None,
+            None,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=disconnected,
+            dialect=dialect,
+        ) from error
+    finally:
+        connection.close()  # back to the pool
 
 
 def _rollback_quietly(connection) -> None:

@@ -108,12 +108,31 @@ def start_gunicorn(url: str, port: int) -> subprocess.Popen:
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/bench/hello", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
+        # Every worker listens on its own socket (gunicorn.conf.py: reuse_port): a run that
+        # started before the last one listens would send it no connection.
+        if listening_sockets(port) >= WORKERS:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/bench/hello", timeout=1).ok:
+                    return process
+            except requests.RequestException:
+                pass
+        time.sleep(0.2)
     raise RuntimeError("gunicorn did not start")
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (from /proc/net/tcp: state 0A is LISTEN)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
 
 
 def stop(process: subprocess.Popen) -> None:

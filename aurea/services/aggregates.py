@@ -96,7 +96,7 @@ def histogram_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
 STATS_UPSERT = """
     INSERT INTO model_stats_hourly
         (bucket_start, model, task, requests, successes, latency_sum, cost_sum, last_recorded_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    VALUES {values}
     ON CONFLICT (bucket_start, model, task) DO UPDATE SET
         requests = model_stats_hourly.requests + excluded.requests,
         successes = model_stats_hourly.successes + excluded.successes,
@@ -110,7 +110,7 @@ STATS_UPSERT = """
 """
 HISTOGRAM_UPSERT = """
     INSERT INTO latency_histogram_hourly (bucket_start, model, task, bin, requests)
-    VALUES (%s, %s, %s, %s, %s)
+    VALUES {values}
     ON CONFLICT (bucket_start, model, task, bin) DO UPDATE SET
         requests = latency_histogram_hourly.requests + excluded.requests
 """
@@ -138,8 +138,8 @@ def add_to_aggregates(cursor: DriverCursor, buckets: dict[Key, BucketSums]) -> N
             )
         )
         bins.extend((start, model, task, k, n) for k, n in sorted(sums.bins.items()))
-    cursor.executemany(STATS_UPSERT, stats)
-    cursor.executemany(HISTOGRAM_UPSERT, bins)
+    cursor.insert_rows(STATS_UPSERT, stats)
+    cursor.insert_rows(HISTOGRAM_UPSERT, bins)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from aurea.services.driver_sql import DriverCursor
 
 HEALTH_UPSERT = """
     INSERT INTO model_health_minutely (bucket_start, model, requests, failures)
-    VALUES (%s, %s, %s, %s)
+    VALUES {values}
     ON CONFLICT (bucket_start, model) DO UPDATE SET
         requests = model_health_minutely.requests + excluded.requests,
         failures = model_health_minutely.failures + excluded.failures
@@ -45,7 +45,7 @@ def add_health(
         key = (floor_to_minute(at), model)
         requests[key] += 1
         failures[key] += not success
-    cursor.executemany(
+    cursor.insert_rows(
         HEALTH_UPSERT,
         [
             (cursor.timestamp(minute), m, n, failures[(minute, m)])

@@ -12,6 +12,7 @@ and rows written through the ORM look the same.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,17 @@ def driver_sql(dialect: Dialect) -> DriverSql:
     return found
 
 
+# SQLite before 3.32 allowed 999 bind parameters per statement; PostgreSQL allows 65,535.
+PARAMETERS_PER_STATEMENT = 999
+
+
+@functools.lru_cache(maxsize=256)
+def _values_statement(statement: str, rows: int, width: int, qmark: bool) -> str:
+    placeholder = "?" if qmark else "%s"
+    row = f"({', '.join([placeholder] * width)})"
+    return statement.replace("{values}", ", ".join([row] * rows))
+
+
 class DriverCursor:
     """A DB-API cursor that takes statements written with ``%s`` placeholders."""
 
@@ -61,9 +73,20 @@ class DriverCursor:
     def execute(self, statement: str, params: tuple = ()) -> None:
         self.raw.execute(self._sql.sql(statement), params)
 
-    def executemany(self, statement: str, rows: list[tuple]) -> None:
-        if rows:
-            self.raw.executemany(self._sql.sql(statement), rows)
+    def insert_rows(self, statement: str, rows: list[tuple]) -> None:
+        """Run ``statement``, whose ``{values}`` stands for a VALUES list, for ``rows``.
+
+        As few statements as the bind-parameter limit allows: one for a typical group.
+        The driver's executemany would run (and SQLite step) the statement once per row,
+        each step a round of releasing and retaking the GIL while the write lock is held.
+        """
+        if not rows:
+            return
+        per_statement = max(1, PARAMETERS_PER_STATEMENT // len(rows[0]))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = _values_statement(statement, len(chunk), len(chunk[0]), self._sql.qmark)
+            self.raw.execute(sql, [value for row in chunk for value in row])
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         self.raw.execute(self._sql.sql(statement), params)

@@ -23,12 +23,9 @@ DUPLICATE = "duplicate"
 
 RAW_COLUMNS = ("model", "task", "latency", "cost", "success", "created_at", "request_id")
 # Driver-level SQL (aurea.services.driver_sql), the same on PostgreSQL and SQLite.
-RAW_INSERT = (
-    f"INSERT INTO request_metrics ({', '.join(RAW_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(RAW_COLUMNS))})"
-)
+RAW_INSERT = f"INSERT INTO request_metrics ({', '.join(RAW_COLUMNS)}) VALUES {{values}}"
 REGISTER_MODEL = (
-    "INSERT INTO models (name, created_at) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
+    "INSERT INTO models (name, created_at) VALUES {values} ON CONFLICT (name) DO NOTHING"
 )
 # Rows per INSERT of rows with request ids (7 bind parameters each).
 INSERT_CHUNK = 1000
@@ -73,7 +70,7 @@ def registered_models() -> set[str]:
 def register_models(cursor: DriverCursor, names: set[str]) -> None:
     """Register models not registered yet (safe under concurrency), in name order."""
     at = cursor.timestamp(now())
-    cursor.executemany(REGISTER_MODEL, [(n, at) for n in sorted(names)])
+    cursor.insert_rows(REGISTER_MODEL, [(n, at) for n in sorted(names)])
 
 
 def refuse_unregistered(cursor: DriverCursor, records: list[Record], batch: bool) -> None:
@@ -111,7 +108,7 @@ def _insert_raw(cursor: DriverCursor, rows: list[tuple]) -> set[str | None]:
         if cursor.on_postgresql and len(rows) >= COPY_FROM:
             _copy_raw(cursor, rows)
         else:
-            cursor.executemany(RAW_INSERT, rows)
+            cursor.insert_rows(RAW_INSERT, rows)
         return {None}
     inserted: set[str | None] = set()
     # In chunks: a group of large batches would pass the databases' limits on bind parameters.

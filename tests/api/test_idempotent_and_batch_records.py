@@ -117,14 +117,14 @@ def test_a_driver_error_mid_transaction_answers_503_and_stores_nothing(
 
     with app.app_context():
         dbapi = db.engine.dialect.loaded_dbapi
-    original = DriverCursor.executemany
+    original = DriverCursor.insert_rows
 
     def disk_fails_at_the_histogram(self, statement, rows):
         if statement == aggregates.HISTOGRAM_UPSERT:
             raise dbapi.OperationalError("disk I/O error")
         original(self, statement, rows)
 
-    monkeypatch.setattr(DriverCursor, "executemany", disk_fails_at_the_histogram)
+    monkeypatch.setattr(DriverCursor, "insert_rows", disk_fails_at_the_histogram)
     body = item(0) if path == "/router/record" else {"records": [item(i) for i in range(3)]}
     response = client.post(path, json=body)
     assert response.status_code == 503
