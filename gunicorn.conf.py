@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -72,7 +73,28 @@ def prepare_multiproc_dir(environ=os.environ):
     return path
 
 
+def refuse_taken_port(address: str) -> None:
+    """Fail when something already listens on ``address`` (``host:port``).
+
+    With reuse_port, a second server on the same port (a forgotten instance, another
+    checkout) would not fail to bind: it would silently share the connections. So the
+    master checks first, binding without SO_REUSEPORT, which any listener refuses.
+    """
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            raise RuntimeError(f"{address} is already in use: {error.strerror}") from None
+
+
 def on_starting(server):
+    if server.cfg.reuse_port and not os.environ.get("GUNICORN_PID"):  # not a USR2 re-exec
+        for address in server.cfg.address:
+            if isinstance(address, tuple):
+                refuse_taken_port(f"{address[0]}:{address[1]}")
     path = prepare_multiproc_dir()
     server.log.info("Prometheus multiprocess directory: %s", path)
 

@@ -185,9 +185,9 @@ def write_transaction() -> Iterator[Any]:
     """
     engine = db.engine
     dialect = engine.dialect
-    connection = engine.raw_connection()
-    cursor = None
+    connection = cursor = None
     try:
+        connection = engine.raw_connection()
         cursor = connection.cursor()
         # The writer lock covers the transaction only: checking the connection out and
         # back into the pool happen outside it, while another worker may be writing.
@@ -198,10 +198,13 @@ def write_transaction() -> Iterator[Any]:
                 yield cursor
                 connection.commit()
             except BaseException:
-                _rollback_quietly(connection)
+                _quietly(connection.rollback)
                 raise
     except dialect.loaded_dbapi.Error as error:
-        disconnected = dialect.is_disconnect(error, connection.dbapi_connection, cursor)
+        # Also when connecting failed: the database is down, or the budget is spent.
+        disconnected = connection is not None and dialect.is_disconnect(
+            error, connection.dbapi_connection, cursor
+        )
         if disconnected:
             connection.invalidate(error)
         raise sa.exc.DBAPIError.instance(
@@ -213,14 +216,17 @@ def write_transaction() -> Iterator[Any]:
             dialect=dialect,
         ) from error
     finally:
-        connection.close()  # back to the pool
+        if cursor is not None:
+            _quietly(cursor.close)
+        if connection is not None:
+            connection.close()  # back to the pool
 
 
-def _rollback_quietly(connection) -> None:
+def _quietly(action) -> None:
     try:
-        connection.rollback()
-    except Exception as error:  # noqa: BLE001 - the first error is the one to report
-        log.warning("rollback after a failed write failed: %s", error)
+        action()
+    except Exception as error:  # noqa: BLE001 - cleanup of an already failed write
+        log.warning("cleanup after a write failed: %s", error)
 
 
 # Waiting for another process's write: first retry after this long, then twice as long
@@ -248,7 +254,10 @@ def sqlite_writer_lock(engine: Engine) -> Iterator[None]:
         return
     left = time_left()
     deadline = time.monotonic() + (left if left is not None else _sqlite_timeout(engine))
-    fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o666)  # umask applies
+    except OSError as error:  # e.g. created by another user: answered like a lost database
+        raise sa.exc.OperationalError("open writer lock", None, error) from error
     try:
         delay = LOCK_RETRY_FIRST
         while True:

@@ -8,6 +8,8 @@ from collections import Counter
 from flask import current_app, g, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
+from webargs.core import parse_json
+from webargs.flaskparser import is_json_request
 
 from aurea import schemas
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
@@ -148,7 +150,13 @@ def plain_bodies_first(view):
 
     @functools.wraps(view)
     def record_plain(*args, **kwargs):
-        body = plain_item(request.get_json(silent=True), schemas.MAX_RECORDED_VALUE)
+        if not is_json_request(request):
+            return view(*args, **kwargs)
+        try:  # decoded as webargs decodes it (strict UTF-8), not as request.get_json would
+            data = parse_json(request.get_data(cache=True))
+        except ValueError:
+            return view(*args, **kwargs)
+        body = plain_item(data, schemas.MAX_RECORDED_VALUE)
         if body is None:
             return view(*args, **kwargs)
         return jsonify(_record(body))

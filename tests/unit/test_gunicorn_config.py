@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.support.server import ROOT
+from tests.support.server import ROOT, free_port
 
 VARIABLES = (
     "PROMETHEUS_MULTIPROC_DIR",
@@ -85,7 +85,10 @@ def test_without_a_configured_dir_each_master_start_gets_a_fresh_one(environ):
 
 def test_the_master_removes_the_dir_it_created_on_exit_and_only_that(environ, tmp_path):
     config = load_config()
-    server = SimpleNamespace(log=logging.getLogger("test.gunicorn"))
+    server = SimpleNamespace(
+        log=logging.getLogger("test.gunicorn"),
+        cfg=SimpleNamespace(reuse_port=True, address=[("127.0.0.1", free_port())]),
+    )
     config["on_starting"](server)
     created = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     assert created.is_dir()
@@ -105,3 +108,17 @@ def test_each_worker_listens_on_its_own_socket_unless_turned_off(environ, value,
     if value is not None:
         environ.setenv("GUNICORN_REUSE_PORT", value)
     assert load_config()["reuse_port"] is expected
+
+
+def test_a_port_another_server_listens_on_is_refused_before_workers_share_it(environ):
+    import socket
+
+    refuse_taken_port = load_config()["refuse_taken_port"]
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as reuse_port binds
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        with pytest.raises(RuntimeError, match="already in use"):
+            refuse_taken_port(f"127.0.0.1:{port}")
+    refuse_taken_port(f"127.0.0.1:{port}")  # free again
