@@ -53,3 +53,31 @@ def test_rows_written_at_driver_level_are_found_by_timestamp_comparisons(ctx):
         ).tzinfo
         is not None
     )
+
+
+def test_rows_beyond_one_statements_parameter_limit_go_in_several_statements(ctx, monkeypatch):
+    from aurea.services import driver_sql
+
+    monkeypatch.setattr(driver_sql, "PARAMETERS_PER_STATEMENT", 14)  # two raw rows each
+    built = []
+    original = driver_sql._values_statement
+
+    def recording(statement, rows, width, qmark):
+        built.append(rows * width)
+        return original(statement, rows, width, qmark)
+
+    monkeypatch.setattr(driver_sql, "_values_statement", recording)
+    batch = [Record(f"chunked-{i % 3}", 0.1 * (i + 1), 0.01, i % 2 == 0) for i in range(7)]
+    assert record_requests(batch) == ["recorded"] * 7
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).where(RequestMetric.model.like("chunked-%")))
+        == 7
+    )
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.sum(ModelStatsHourly.requests)).where(
+                ModelStatsHourly.model.like("chunked-%")
+            )
+        )
+        == 7
+    )
