@@ -253,7 +253,7 @@ def sqlite_writer_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     left = time_left()
-    deadline = time.monotonic() + (left if left is not None else _sqlite_timeout(engine))
+    deadline = time.monotonic() + (left if left is not None else _db_timeout())
     try:
         fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o666)  # umask applies
     except OSError as error:  # e.g. created by another user: answered like a lost database
@@ -276,7 +276,7 @@ def sqlite_writer_lock(engine: Engine) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _sqlite_timeout(engine: Engine) -> float:
+def _db_timeout() -> float:
     return current_app.config["AUREA_DB_TIMEOUT"] if has_app_context() else 10.0
 
 

@@ -79,31 +79,25 @@ def main() -> None:
             drop()
 
 
+def profiled(requests) -> None:
+    """cProfile ``requests()`` and print the 30 costliest calls, cumulative."""
+    profile = cProfile.Profile()
+    profile.enable()
+    requests()
+    profile.disable()
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+
+
 def run(args, client) -> None:
-    if args.profile_batch or args.profile_record:
-        one = BATCH["records"][0]
-        profile = cProfile.Profile()
-        profile.enable()
-        if args.profile_batch:
-            for _ in range(20):
-                client.post("/router/records", json=BATCH)
-        else:
-            for _ in range(300):
-                client.post("/router/record", json=one)
-        profile.disable()
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
-        return
+    one = BATCH["records"][0]
+    if args.profile_batch:
+        return profiled(lambda: [client.post("/router/records", json=BATCH) for _ in range(20)])
+    if args.profile_record:
+        return profiled(lambda: [client.post("/router/record", json=one) for _ in range(300)])
     if args.profile:
-        profile = cProfile.Profile()
-        profile.enable()
-        for _ in range(300):
-            client.get(args.profile)
-        profile.disable()
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
-        return
+        return profiled(lambda: [client.get(args.profile) for _ in range(300)])
     for path in ("/bench/hello", "/router/select", "/router/metrics"):
         print(f"GET {path}: {timed(client, 'GET', path, 300):.2f} ms per request")
-    one = BATCH["records"][0]
     print(f"POST /router/record: {timed(client, 'POST', '/router/record', 100, one):.2f} ms")
     batch_ms = timed(client, "POST", "/router/records", 10, BATCH)
     print(f"POST /router/records (500): {batch_ms:.1f} ms per batch")

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly
-from aurea.services.aggregates import histogram_rows, stats_rows, sum_rows
+from aurea.services.aggregates import (
+    HISTOGRAM_COLUMNS,
+    STATS_COLUMNS,
+    as_dicts,
+    histogram_rows,
+    stats_rows,
+    sum_rows,
+)
 
 MODELS = {
     # model: (median latency s, cost USD, success rate)
@@ -72,8 +79,8 @@ def bulk_load(engine: sa.Engine, count: int, chunk: int = 50_000) -> None:
     buckets = sum_rows(rows)
     with engine.begin() as conn:
         for model, values in (
-            (ModelStatsHourly, list(stats_rows(buckets))),
-            (LatencyHistogramHourly, list(histogram_rows(buckets))),
+            (ModelStatsHourly, as_dicts(STATS_COLUMNS, stats_rows(buckets))),
+            (LatencyHistogramHourly, as_dicts(HISTOGRAM_COLUMNS, histogram_rows(buckets))),
         ):
             for start in range(0, len(values), 5000):
                 conn.execute(sa.insert(model.__table__), values[start : start + 5000])

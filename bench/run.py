@@ -153,11 +153,17 @@ def worker_peak_rss_mb(master: int) -> float:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url: str, script: str | None, duration: int) -> dict:
+def wrk_command(url: str, script: str | None, duration: int) -> list[str]:
     args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", url]
     if script:
         args[1:1] = ["-s", str(ROOT / "bench" / script)]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return args
+
+
+def wrk(url: str, script: str | None, duration: int) -> dict:
+    out = subprocess.run(
+        wrk_command(url, script, duration), capture_output=True, text=True, check=True
+    ).stdout
     latency = {
         p: float(v) * _UNITS[u]
         for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)

@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.spy --postgres postgresql://postgres@127.0.0.1:5432/test
 
 Starts the production gunicorn config (2 workers) on a fresh database with 1,000 rows,
-drives the endpoint with wrk (8 connections), samples every worker with ``py-spy record
+drives the endpoint with wrk (as `make bench` does), samples every worker with ``py-spy record
 --gil`` (only threads holding the GIL: where CPU goes, not where threads wait) and prints
 the frames with the largest share of samples, cumulative and own. py-spy needs to be
 allowed to ptrace the workers (root, or CAP_SYS_PTRACE).
@@ -24,10 +24,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.load import bulk_load
-from bench.run import ROOT, fresh_database, migrate, start_gunicorn, stop, wrk
+from bench.run import ENDPOINTS, fresh_database, migrate, start_gunicorn, stop, wrk, wrk_command
 from config import normalize_database_url
 
-SCRIPTS = {"/router/record": "record.lua", "/router/records": "records.lua"}
+SCRIPTS = {path: script for _name, _method, path, script, _rows in ENDPOINTS if script}
 PORT = 8124
 PY_SPY = Path(sys.executable).parent / "py-spy"  # installed by requirements.txt
 
@@ -65,14 +65,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
-    kind, base = (
-        ("postgresql", normalize_database_url(args.postgres))
-        if args.postgres
-        else (
-            "sqlite",
-            "sqlite",
-        )
-    )
+    kind, base = ("sqlite", "sqlite")
+    if args.postgres:
+        kind, base = ("postgresql", normalize_database_url(args.postgres))
     url, drop = fresh_database(kind, base)
     out = Path(tempfile.mkdtemp(prefix="aurea-spy-"))
     try:
@@ -85,10 +80,9 @@ def main() -> None:
             target = f"http://127.0.0.1:{PORT}{args.path}"
             script = SCRIPTS.get(args.path)
             wrk(target, script, 1)  # warm-up
-            command = ["wrk", "-t2", "-c8", f"-d{args.seconds + 3}s", target]
-            if script:
-                command[1:1] = ["-s", str(ROOT / "bench" / script)]
-            load = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            load = subprocess.Popen(
+                wrk_command(target, script, args.seconds + 3), stdout=subprocess.PIPE, text=True
+            )
             time.sleep(1.5)
             workers = subprocess.run(
                 ["pgrep", "-P", str(process.pid)], capture_output=True, text=True

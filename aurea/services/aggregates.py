@@ -4,9 +4,10 @@ and the raw rows pruned once old enough."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,10 +23,19 @@ from aurea.models import (
 from aurea.services.cooldown import prune_health
 from aurea.services.driver_sql import DriverCursor
 
-STATS_KEY = ("bucket_start", "model", "task")
 HEALTH_RETENTION = timedelta(days=1)
-HISTOGRAM_KEY = (*STATS_KEY, "bin")
 INSERT_CHUNK = 1000
+STATS_COLUMNS = (
+    "bucket_start",
+    "model",
+    "task",
+    "requests",
+    "successes",
+    "latency_sum",
+    "cost_sum",
+    "last_recorded_at",
+)
+HISTOGRAM_COLUMNS = ("bucket_start", "model", "task", "bin", "requests")
 
 
 @dataclass
@@ -64,39 +74,48 @@ def sum_rows(rows: Iterable[tuple[str, str | None, float, float, bool, datetime]
     return buckets
 
 
-def stats_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
-    for (bucket_start, model, task), sums in sorted(buckets.items()):
-        yield {
-            "bucket_start": bucket_start,
-            "model": model,
-            "task": task,
-            "requests": sums.requests,
-            "successes": sums.successes,
-            "latency_sum": sums.latency_sum,
-            "cost_sum": sums.cost_sum,
-            "last_recorded_at": sums.last_recorded_at,
-        }
+def _unchanged(moment: datetime) -> datetime:
+    return moment
 
 
-def histogram_rows(buckets: dict[Key, BucketSums]) -> Iterator[dict]:
+def stats_rows(
+    buckets: dict[Key, BucketSums], timestamp: Callable[[datetime], Any] = _unchanged
+) -> Iterator[tuple]:
+    """STATS_COLUMNS tuples in key order; ``timestamp`` converts the timestamps."""
     for (bucket_start, model, task), sums in sorted(buckets.items()):
+        yield (
+            timestamp(bucket_start),
+            model,
+            task,
+            sums.requests,
+            sums.successes,
+            sums.latency_sum,
+            sums.cost_sum,
+            timestamp(sums.last_recorded_at),
+        )
+
+
+def histogram_rows(
+    buckets: dict[Key, BucketSums], timestamp: Callable[[datetime], Any] = _unchanged
+) -> Iterator[tuple]:
+    """HISTOGRAM_COLUMNS tuples in key order; ``timestamp`` converts the timestamps."""
+    for (bucket_start, model, task), sums in sorted(buckets.items()):
+        start = timestamp(bucket_start)
         for k, count in sorted(sums.bins.items()):
-            yield {
-                "bucket_start": bucket_start,
-                "model": model,
-                "task": task,
-                "bin": k,
-                "requests": count,
-            }
+            yield (start, model, task, k, count)
+
+
+def as_dicts(columns: tuple[str, ...], rows: Iterable[tuple]) -> list[dict]:
+    """Rows as the dictionaries an ORM/Core ``insert()`` takes."""
+    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 # Plain SQL that PostgreSQL and SQLite (3.24+) both accept, run at driver level
 # (see aurea.services.driver_sql): SQLAlchemy cannot even cache the compiled form of its
 # dialect ON CONFLICT constructs, and compiling them on every record doubled its cost.
-STATS_UPSERT = """
-    INSERT INTO model_stats_hourly
-        (bucket_start, model, task, requests, successes, latency_sum, cost_sum, last_recorded_at)
-    VALUES {values}
+STATS_UPSERT = f"""
+    INSERT INTO model_stats_hourly ({", ".join(STATS_COLUMNS)})
+    VALUES {{values}}
     ON CONFLICT (bucket_start, model, task) DO UPDATE SET
         requests = model_stats_hourly.requests + excluded.requests,
         successes = model_stats_hourly.successes + excluded.successes,
@@ -108,9 +127,9 @@ STATS_UPSERT = """
             ELSE model_stats_hourly.last_recorded_at
         END
 """
-HISTOGRAM_UPSERT = """
-    INSERT INTO latency_histogram_hourly (bucket_start, model, task, bin, requests)
-    VALUES {values}
+HISTOGRAM_UPSERT = f"""
+    INSERT INTO latency_histogram_hourly ({", ".join(HISTOGRAM_COLUMNS)})
+    VALUES {{values}}
     ON CONFLICT (bucket_start, model, task, bin) DO UPDATE SET
         requests = latency_histogram_hourly.requests + excluded.requests
 """
@@ -122,24 +141,8 @@ def add_to_aggregates(cursor: DriverCursor, buckets: dict[Key, BucketSums]) -> N
     Keys are applied in sorted order, so concurrent writers lock rows in the same
     order and cannot deadlock.
     """
-    stats, bins = [], []
-    for (bucket_start, model, task), sums in sorted(buckets.items()):
-        start = cursor.timestamp(bucket_start)
-        stats.append(
-            (
-                start,
-                model,
-                task,
-                sums.requests,
-                sums.successes,
-                sums.latency_sum,
-                sums.cost_sum,
-                cursor.timestamp(sums.last_recorded_at),
-            )
-        )
-        bins.extend((start, model, task, k, n) for k, n in sorted(sums.bins.items()))
-    cursor.insert_rows(STATS_UPSERT, stats)
-    cursor.insert_rows(HISTOGRAM_UPSERT, bins)
+    cursor.insert_rows(STATS_UPSERT, list(stats_rows(buckets, cursor.timestamp)))
+    cursor.insert_rows(HISTOGRAM_UPSERT, list(histogram_rows(buckets, cursor.timestamp)))
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,8 @@ def rebuild_aggregates(chunk_rows: int = 10_000) -> RebuildReport:
     buckets = sum_rows(counted(rows))
     for model in (ModelStatsHourly, LatencyHistogramHourly):
         session.execute(sa.delete(model).where(model.bucket_start >= since))
-    new_stats = list(stats_rows(buckets))
-    new_bins = list(histogram_rows(buckets))
+    new_stats = as_dicts(STATS_COLUMNS, stats_rows(buckets))
+    new_bins = as_dicts(HISTOGRAM_COLUMNS, histogram_rows(buckets))
     for model, values in ((ModelStatsHourly, new_stats), (LatencyHistogramHourly, new_bins)):
         for start in range(0, len(values), INSERT_CHUNK):
             session.execute(sa.insert(model), values[start : start + INSERT_CHUNK])

@@ -73,20 +73,25 @@ class DriverCursor:
     def execute(self, statement: str, params: tuple = ()) -> None:
         self.raw.execute(self._sql.sql(statement), params)
 
-    def insert_rows(self, statement: str, rows: list[tuple]) -> None:
-        """Run ``statement``, whose ``{values}`` stands for a VALUES list, for ``rows``.
+    def insert_rows(self, statement: str, rows: list[tuple]) -> list[tuple]:
+        """Run ``statement``, whose ``{values}`` stands for a VALUES list, for ``rows``;
+        return what its RETURNING clause, if any, returned.
 
         As few statements as the bind-parameter limit allows: one for a typical group.
         The driver's executemany would run (and SQLite step) the statement once per row,
         each step a round of releasing and retaking the GIL while the write lock is held.
         """
+        returned: list[tuple] = []
         if not rows:
-            return
+            return returned
         per_statement = max(1, PARAMETERS_PER_STATEMENT // len(rows[0]))
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             sql = _values_statement(statement, len(chunk), len(chunk[0]), self._sql.qmark)
             self.raw.execute(sql, [value for row in chunk for value in row])
+            if self.raw.description is not None:
+                returned.extend(self.raw.fetchall())
+        return returned
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         self.raw.execute(self._sql.sql(statement), params)

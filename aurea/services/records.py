@@ -27,21 +27,14 @@ RAW_INSERT = f"INSERT INTO request_metrics ({', '.join(RAW_COLUMNS)}) VALUES {{v
 REGISTER_MODEL = (
     "INSERT INTO models (name, created_at) VALUES {values} ON CONFLICT (name) DO NOTHING"
 )
-# Rows per INSERT of rows with request ids (7 bind parameters each).
-INSERT_CHUNK = 1000
+# Rows whose request_id is already stored are skipped; the inserted ones' ids come back.
+RAW_INSERT_NEW_REQUEST_IDS = (
+    f"{RAW_INSERT} ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+)
 # Batches without request ids this large go to PostgreSQL through COPY (much cheaper per row).
 COPY_FROM = 20
 COPY_COLUMNS = RAW_COLUMNS[:-1]
 COPY_RAW = f"COPY request_metrics ({', '.join(COPY_COLUMNS)}) FROM STDIN"
-
-
-def insert_returning_request_ids(rows: int) -> str:
-    """One INSERT of ``rows`` rows that skips stored request ids and returns the inserted."""
-    values = ", ".join([f"({', '.join(['%s'] * len(RAW_COLUMNS))})"] * rows)
-    return (
-        f"INSERT INTO request_metrics ({', '.join(RAW_COLUMNS)}) VALUES {values} "
-        "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
-    )
 
 
 class UnknownModel(AureaError):
@@ -110,13 +103,7 @@ def _insert_raw(cursor: DriverCursor, rows: list[tuple]) -> set[str | None]:
         else:
             cursor.insert_rows(RAW_INSERT, rows)
         return {None}
-    inserted: set[str | None] = set()
-    # In chunks: a group of large batches would pass the databases' limits on bind parameters.
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
-        flat = tuple(value for row in chunk for value in row)
-        inserted.update(r for (r,) in cursor.query(insert_returning_request_ids(len(chunk)), flat))
-    return inserted
+    return {request_id for (request_id,) in cursor.insert_rows(RAW_INSERT_NEW_REQUEST_IDS, rows)}
 
 
 def _copy_raw(cursor: DriverCursor, rows: list[tuple]) -> None:

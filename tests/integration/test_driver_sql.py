@@ -81,3 +81,5 @@ def test_rows_beyond_one_statements_parameter_limit_go_in_several_statements(ctx
         )
         == 7
     )
+    assert built and max(built) <= 14  # no statement over the limit
+    assert built.count(14) >= 3  # the 7 raw rows went in as 2 + 2 + 2 + 1

@@ -5,7 +5,7 @@ from flask_migrate import upgrade
 
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
-from aurea.services import records
+from aurea.services import driver_sql
 from aurea.services.group_commit import group_commit
 from aurea.services.records import Record, UnknownModel, record_requests
 from aurea.services.registry import create_model
@@ -76,7 +76,7 @@ def test_a_duplicate_never_marks_its_model_as_registered(ctx):
 
 
 def test_rows_with_request_ids_are_inserted_in_chunks(ctx, monkeypatch):
-    monkeypatch.setattr(records, "INSERT_CHUNK", 2)
+    monkeypatch.setattr(driver_sql, "PARAMETERS_PER_STATEMENT", 14)  # two rows per INSERT
     batch = [Record("gpt-4", 1.0, 0.01, True, request_id=f"c-{i % 4}") for i in range(6)]
     assert record_requests(batch) == ["recorded"] * 4 + ["duplicate"] * 2
     assert record_requests(batch[:1]) == ["duplicate"]

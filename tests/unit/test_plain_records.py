@@ -123,3 +123,35 @@ def test_whatever_the_single_record_fast_path_accepts_the_schema_loads_the_same(
 def test_the_single_record_fast_path_takes_a_plain_body():
     body = {"model": "gpt-4", "latency": 1, "cost": 0.5, "success": True, "task": "code"}
     assert plain_item(body, MAX_RECORDED_VALUE) == RECORD_SCHEMA.load(body)
+
+
+plain_labels = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=64,
+)
+plain_numbers = st.one_of(
+    st.floats(min_value=0, max_value=MAX_RECORDED_VALUE), st.integers(0, 10**9)
+)
+
+
+@st.composite
+def plain_items(draw):
+    item = {
+        "model": draw(plain_labels),
+        "latency": draw(plain_numbers),
+        "cost": draw(plain_numbers),
+        "success": draw(st.booleans()),
+    }
+    for key in ("task", "request_id"):
+        if draw(st.booleans()):
+            item[key] = draw(st.one_of(st.none(), plain_labels))
+    return item
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(plain_items(), min_size=1, max_size=4))
+def test_plain_items_take_the_fast_path_and_load_as_the_schema_loads_them(items):
+    for item in items:
+        assert plain_item(item, MAX_RECORDED_VALUE) == RECORD_SCHEMA.load(item)
+    assert fast({"records": items}) == schema_load({"records": items})
