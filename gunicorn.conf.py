@@ -99,6 +99,21 @@ def on_starting(server):
     server.log.info("Prometheus multiprocess directory: %s", path)
 
 
+def post_worker_init(worker):
+    # On SQLite, one worker writes the records of all (aurea/services/write_relay.py).
+    from aurea.services.write_relay import start_write_relay
+
+    start_write_relay(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    from aurea.services.write_relay import stop_write_relay
+
+    app = getattr(worker, "wsgi", None)  # None: the worker failed to load the app
+    if app is not None:
+        stop_write_relay(app)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

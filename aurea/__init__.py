@@ -14,6 +14,7 @@ from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
 from aurea.observability import register_observability
 from aurea.services.group_commit import init_group_commit
+from aurea.services.write_relay import RELAY_SETTINGS
 from aurea.windows import parse_window
 from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
 
@@ -55,6 +56,8 @@ def check_settings(config) -> None:
         raise RuntimeError("AUREA_MAX_WEIGHT_STEP must be in (0, 1]")
     if config["AUREA_SQLITE_SYNCHRONOUS"] not in SQLITE_SYNCHRONOUS:
         raise RuntimeError("AUREA_SQLITE_SYNCHRONOUS must be FULL or NORMAL")
+    if config["AUREA_WRITE_RELAY"] not in RELAY_SETTINGS:
+        raise RuntimeError("AUREA_WRITE_RELAY must be auto, on or off")
     if config["AUREA_DB_TIMEOUT"] <= 0:
         raise RuntimeError("AUREA_DB_TIMEOUT must be more than 0 seconds")
 

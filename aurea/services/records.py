@@ -17,6 +17,7 @@ from aurea.services.aggregates import add_to_aggregates, sum_rows
 from aurea.services.cooldown import add_health
 from aurea.services.driver_sql import DriverCursor
 from aurea.services.group_commit import Job, group_commit
+from aurea.services.write_relay import write_relay
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
@@ -124,10 +125,16 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     this returns once the commit holding these records is done.
     """
     end_read_transaction()  # reads made after this write must see it
-    return group_commit().submit(Job(records, batch), _write_group)
+    relay = write_relay()
+    if relay is not None:
+        statuses = relay.forward(records, batch)
+        if statuses is not None:
+            read_cache().clear()  # committed by the leader: answers here must not predate it
+            return statuses
+    return group_commit().submit(Job(records, batch), write_group)
 
 
-def _write_group(take: Callable[[], list[Job]]) -> None:
+def write_group(take: Callable[[], list[Job]]) -> None:
     """Store the records of every acceptable queued job in one transaction; finish each job.
 
     The queue is taken once the transaction holds the database's write lock: requests

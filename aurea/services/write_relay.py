@@ -1,0 +1,518 @@
+"""The write relay: one process per host writes the single records of every worker.
+
+A durable commit waits for a flush (PostgreSQL's WAL, SQLite's fsync). Group commit
+(:mod:`aurea.services.group_commit`) lets the requests of one worker share a commit, but
+with several gunicorn workers each worker still commits its own small group, and on
+PostgreSQL the workers' transactions queue on the same hot aggregate rows (the hour's
+counters), each waiting for the other's commit. The relay merges the groups:
+
+- Every gunicorn worker starts a relay thread (gunicorn.conf.py: ``post_worker_init``).
+  The threads compete for an advisory lock on ``relay-<database>.lock`` in
+  ``AUREA_RELAY_DIR`` (the instance folder by default); the worker that holds it runs the *writer*, a child process
+  (``python -m aurea.writer``) listening on the Unix socket ``relay-<database>.sock``,
+  and starts it again if it exits.
+- A request with a few records (at most :data:`RELAY_MAX_RECORDS`) sends them there over
+  its thread's connection: a frame of JSON with the records and what is left of the
+  request's database budget. The writer, one thread, takes every frame that arrived while
+  it was committing, writes them all in one transaction and answers each with its statuses
+  (or its error). Larger batches fill a commit of their own: workers write those themselves.
+- When the leading worker ends, its lock goes with it and the writer exits (the pipe from
+  its parent closes); another worker starts a writer within :data:`ELECTION_INTERVAL`.
+  Until a writer listens, workers write their records themselves, as without the relay.
+
+``AUREA_WRITE_RELAY``: ``auto`` (the default) runs it on PostgreSQL only. On SQLite it
+measured no faster (``make bench``): there the writing itself, not the database server,
+takes the CPU, and the hop costs what the merged commits save. ``on`` and ``off`` force it.
+
+What a client sees is unchanged. A record is acknowledged only once committed. Records
+that could not be handed over (no writer yet, the connection was closed) are written by
+the worker itself. Records handed over without an answer in time, or whose connection was
+lost, may or may not be committed: the worker answers 503, as for a database lost
+mid-commit, and a retry with the same ``request_id`` is counted once.
+
+The socket is created with the process's umask in ``AUREA_RELAY_DIR``: whoever may use that
+folder may send records. Its path must fit in a Unix socket address (about 100 bytes); with
+a longer path no relay runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from aurea.database import _deadline, time_left
+from aurea.extensions import db
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "aurea_write_relay"
+# Requests with more records than this are written by their worker: they fill a commit.
+RELAY_MAX_RECORDS = 20
+# How often a worker that does not lead checks whether the leader is gone.
+ELECTION_INTERVAL = 0.1
+# Wait before starting a writer again after one exited; twice as long after each exit, up to
+# the maximum, unless the last one ran for RESTART_RESET seconds.
+RESTART_DELAY = 0.5
+RESTART_DELAY_MAX = 30.0
+RESTART_RESET = 60.0
+# Where ``python -m aurea.writer`` finds the aurea package.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Longest socket path (sockaddr_un holds 108 bytes with the terminating NUL, less on BSDs).
+MAX_SOCKET_PATH = 100
+# After its worker left, the writer answers until no request came for this long.
+DRAIN_IDLE = 0.05
+_FRAME = struct.Struct("!I")
+MAX_FRAME = 1024 * 1024
+
+
+class RelayLost(Exception):
+    """Records handed over were not acknowledged: the writer failed to write them, or no
+    answer came (then whether they were committed is unknown)."""
+
+
+def lost(reason: str) -> sa.exc.OperationalError:
+    """RelayLost as the app answers a lost database: 503, retry later."""
+    return sa.exc.OperationalError("write relay", None, RelayLost(reason))
+
+
+# -- messages -------------------------------------------------------------------------------
+
+
+def frame(message: dict) -> bytes:
+    data = json.dumps(message, separators=(",", ":")).encode()
+    return _FRAME.pack(len(data)) + data
+
+
+def unframe(buffer: bytearray) -> list[dict]:
+    """Remove the complete frames at the start of ``buffer``; return their messages."""
+    messages = []
+    while len(buffer) >= _FRAME.size:
+        (size,) = _FRAME.unpack_from(buffer)
+        if size > MAX_FRAME:
+            raise ValueError(f"frame of {size} bytes")
+        if len(buffer) < _FRAME.size + size:
+            break
+        messages.append(json.loads(bytes(buffer[_FRAME.size : _FRAME.size + size])))
+        del buffer[: _FRAME.size + size]
+    return messages
+
+
+def receive(sock: socket.socket) -> dict | None:
+    """The next message on a blocking socket, or None when the peer closed between messages."""
+    buffer = bytearray()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            if buffer:
+                raise ConnectionError("connection closed in the middle of a message")
+            return None
+        buffer += chunk
+        messages = unframe(buffer)
+        if messages:
+            return messages[0]
+
+
+def encode_records(records) -> list[list]:
+    return [
+        [
+            r.model,
+            r.latency,
+            r.cost,
+            r.success,
+            r.task,
+            r.request_id,
+            None if r.at is None else r.at.isoformat(),
+        ]
+        for r in records
+    ]
+
+
+def decode_records(rows: list[list]) -> list:
+    from aurea.services.records import Record
+
+    return [
+        Record(
+            model,
+            latency,
+            cost,
+            success,
+            task,
+            request_id,
+            None if at is None else datetime.fromisoformat(at),
+        )
+        for model, latency, cost, success, task, request_id, at in rows
+    ]
+
+
+RELAY_SETTINGS = ("auto", "on", "off")
+
+
+def relay_wanted(setting: str, engine: sa.Engine) -> bool:
+    """Whether AUREA_WRITE_RELAY asks for a relay on ``engine``'s database."""
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return False  # a database of its own per process
+    return setting == "on" or (setting == "auto" and engine.dialect.name == "postgresql")
+
+
+def relay_paths(directory: str, database_uri: str) -> tuple[str, str] | None:
+    """The lock and socket paths of the relay of ``database_uri`` on this host, or None
+    when the socket's path would be too long."""
+    key = hashlib.sha256(database_uri.encode()).hexdigest()[:16]
+    stem = os.path.join(os.path.abspath(directory), f"relay-{key}")
+    if len(f"{stem}.sock".encode()) > MAX_SOCKET_PATH:
+        return None
+    return f"{stem}.lock", f"{stem}.sock"
+
+
+# -- the workers' side ----------------------------------------------------------------------
+
+
+class WriteRelay:
+    """A worker's side of the relay: runs the writer while it leads; forwards records."""
+
+    def __init__(self, app: Flask, lock_path: str, socket_path: str) -> None:
+        self.app = app
+        self.lock_path = lock_path
+        self.socket_path = socket_path
+        self.leading = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: subprocess.Popen | None = None
+        self._local = threading.local()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="aurea-write-relay", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # umask applies
+        except OSError as error:
+            log.warning("write relay off: cannot open %s: %s", self.lock_path, error)
+            return
+        try:
+            while not self._stopping.is_set():
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self._stopping.wait(ELECTION_INTERVAL)
+                    continue
+                self.leading.set()
+                self._supervise()
+        finally:
+            self.leading.clear()
+            os.close(fd)  # releases the lock
+
+    def _supervise(self) -> None:
+        """Run the writer until this relay stops; start it again when it exits."""
+        delay = RESTART_DELAY
+        while not self._stopping.is_set():
+            env = {**os.environ, "AUREA_DATABASE_URL": self.app.config["SQLALCHEMY_DATABASE_URI"]}
+            env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the writer serves no /metrics
+            started = time.monotonic()
+            self._writer = subprocess.Popen(
+                [sys.executable, "-m", "aurea.writer", self.socket_path],
+                stdin=subprocess.PIPE,  # closed when this process ends: the writer then exits
+                env=env,
+                cwd=PROJECT_ROOT,
+            )
+            log.info("write relay: started the writer (pid %d)", self._writer.pid)
+            while self._writer.poll() is None and not self._stopping.is_set():
+                self._stopping.wait(ELECTION_INTERVAL)
+            if self._stopping.is_set():
+                return
+            # Workers write their records themselves meanwhile.
+            if time.monotonic() - started > RESTART_RESET:
+                delay = RESTART_DELAY
+            log.warning(
+                "write relay: the writer exited with %s; starting another in %.1f s",
+                self._writer.returncode,
+                delay,
+            )
+            self._stopping.wait(delay)
+            delay = min(delay * 2, RESTART_DELAY_MAX)
+
+    def stop(self, wait: float = 10.0) -> None:
+        """Stop the writer (it answers what it holds first) and leave the election."""
+        self._stopping.set()
+        writer = self._writer
+        if writer is not None and writer.poll() is None:
+            writer.stdin.close()  # the writer finishes its group and exits
+            try:
+                writer.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                writer.kill()
+                writer.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=wait)
+        self._close_connection()
+
+    def forward(self, records, batch: bool) -> list[str] | None:
+        """Have the writer store ``records``; return their statuses.
+
+        None: not handed over (too many records, no writer listens, the connection was
+        closed); the caller writes them itself. Raises the writer's UnknownModel refusal,
+        or OperationalError when they were handed over and not acknowledged.
+        """
+        if len(records) > RELAY_MAX_RECORDS or self._stopping.is_set():
+            return None
+        connection = self._connection()
+        if connection is None:
+            return None
+        left = time_left()
+        budget = left if left is not None else current_app.config["AUREA_DB_TIMEOUT"]
+        message = {"records": encode_records(records), "batch": batch, "budget": budget}
+        try:
+            connection.sendall(frame(message))
+        except OSError:
+            # Not handed over whole: the writer drops a frame cut short.
+            self._close_connection()
+            return None
+        try:
+            # The writer answers within the budget; a second more for the way back.
+            connection.settimeout(max(budget, 0.0) + 1.0)
+            answer = receive(connection)
+        except (OSError, ValueError) as error:
+            self._close_connection()
+            raise lost(f"the writer did not answer: {error}") from error
+        if answer is None:
+            self._close_connection()
+            raise lost("the writer closed the connection")
+        if "statuses" in answer:
+            return answer["statuses"]
+        if "refused" in answer:
+            from aurea.services.records import UnknownModel
+
+            raise UnknownModel(answer["refused"]["message"], answer["refused"]["errors"])
+        raise lost(answer["failed"])
+
+    def _connection(self) -> socket.socket | None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(self.socket_path)
+        except OSError:
+            connection.close()
+            return None
+        self._local.connection = connection
+        return connection
+
+    def _close_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            self._local.connection = None
+            connection.close()
+
+
+def start_write_relay(app: Flask) -> WriteRelay | None:
+    """Start this process's relay if AUREA_WRITE_RELAY asks for one; return it."""
+    with app.app_context():
+        wanted = relay_wanted(app.config["AUREA_WRITE_RELAY"], db.engine)
+    if not wanted:
+        return None
+    paths = relay_paths(app.config["AUREA_RELAY_DIR"], app.config["SQLALCHEMY_DATABASE_URI"])
+    if paths is None:
+        log.warning("write relay off: AUREA_RELAY_DIR's path is too long for a socket")
+        return None
+    relay = WriteRelay(app, *paths)
+    app.extensions[EXTENSION_KEY] = relay
+    relay.start()
+    return relay
+
+
+def stop_write_relay(app: Flask) -> None:
+    relay = app.extensions.pop(EXTENSION_KEY, None)
+    if relay is not None:
+        relay.stop()
+
+
+def write_relay() -> WriteRelay | None:
+    return current_app.extensions.get(EXTENSION_KEY)
+
+
+# -- the writer -----------------------------------------------------------------------------
+
+
+def write_messages(messages: list[dict]) -> list[dict[str, Any]]:
+    """Write every message's records in one transaction; return each message's answer.
+
+    Runs in the app context. The transaction's budget is the smallest left to any of the
+    requests: none is committed after its worker stopped waiting for the answer.
+    """
+    from aurea.services.group_commit import Job
+    from aurea.services.records import UnknownModel, write_group
+
+    jobs = [Job(decode_records(m["records"]), m["batch"]) for m in messages]
+    token = _deadline.set(time.monotonic() + min(m["budget"] for m in messages))
+    try:
+        write_group(lambda: jobs)
+    except Exception as error:  # noqa: BLE001 - the whole group failed: each answers 503
+        log.error("write relay: writing %d requests' records failed: %s", len(jobs), error)
+        for job in jobs:
+            if not job.done:
+                job.finish(error=error)
+    finally:
+        _deadline.reset(token)
+        db.session.remove()
+    answers: list[dict[str, Any]] = []
+    for job in jobs:
+        if job.statuses is not None:
+            answers.append({"statuses": job.statuses})
+        elif isinstance(job.error, UnknownModel):
+            answers.append({"refused": {"message": job.error.message, "errors": job.error.errors}})
+        else:
+            answers.append({"failed": str(job.error)})
+    return answers
+
+
+class Writer:
+    """The writer's loop: one thread, every request that arrived while it committed in the
+    next transaction."""
+
+    def __init__(self, socket_path: str, parent) -> None:
+        self.socket_path = socket_path
+        self.parent = parent  # readable: closed when the leading worker is gone
+        self.selector = selectors.DefaultSelector()
+        self.buffers: dict[socket.socket, bytearray] = {}
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.bound: int | None = None
+
+    def listen(self) -> None:
+        # Only the leading worker's writer runs: a file at the path is a former writer's.
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+        self.server.bind(self.socket_path)
+        self.bound = os.stat(self.socket_path).st_ino
+        self.server.listen(128)
+        self.server.setblocking(False)
+        self.selector.register(self.server, selectors.EVENT_READ, "accept")
+        self.selector.register(self.parent, selectors.EVENT_READ, "parent")
+
+    def run(self) -> None:
+        """Serve until the parent's pipe closes; then answer what is still sent, and stop."""
+        parent_alive = True
+        while parent_alive:
+            parent_alive, _busy = self._step(None)
+        self._stop_listening()
+        # Records a worker sent just before the socket closed are still answered.
+        while self._step(DRAIN_IDLE)[1]:
+            pass
+        self.close()
+
+    def _step(self, timeout: float | None) -> tuple[bool, bool]:
+        """Wait for events; answer the requests that arrived. Returns (parent alive, busy)."""
+        parent_alive, busy = True, False
+        arrived: list[tuple[socket.socket, dict]] = []
+        for key, _events in self.selector.select(timeout):
+            busy = True
+            if key.data == "accept":
+                self._accept()
+            elif key.data == "parent":
+                if not os.read(self.parent.fileno(), 4096):
+                    parent_alive = False
+                    self.selector.unregister(self.parent)
+            else:
+                arrived += self._read(key.fileobj)
+        if arrived:
+            self._answer(arrived)
+        return parent_alive, busy
+
+    def _stop_listening(self) -> None:
+        self.selector.unregister(self.server)
+        self.server.close()
+        try:  # unless a later writer listens there already
+            if os.stat(self.socket_path).st_ino == self.bound:
+                os.unlink(self.socket_path)
+        except OSError:
+            pass
+
+    def _accept(self) -> None:
+        try:
+            connection, _ = self.server.accept()
+        except BlockingIOError:
+            return
+        connection.setblocking(False)
+        self.buffers[connection] = bytearray()
+        self.selector.register(connection, selectors.EVENT_READ, "peer")
+
+    def _read(self, connection: socket.socket) -> list[tuple[socket.socket, dict]]:
+        buffer = self.buffers[connection]
+        try:
+            while True:
+                chunk = connection.recv(65536)
+                if not chunk:  # the worker closed it (a frame cut short is dropped)
+                    self._drop(connection)
+                    return []
+                buffer += chunk
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._drop(connection)
+            return []
+        try:
+            return [(connection, message) for message in unframe(buffer)]
+        except ValueError:
+            self._drop(connection)
+            return []
+
+    def _answer(self, arrived: list[tuple[socket.socket, dict]]) -> None:
+        answers = write_messages([message for _connection, message in arrived])
+        for (connection, _message), answer in zip(arrived, answers, strict=True):
+            if connection not in self.buffers:
+                continue
+            try:
+                connection.setblocking(True)
+                connection.settimeout(1.0)
+                connection.sendall(frame(answer))
+                connection.setblocking(False)
+            except OSError:  # the worker gave up waiting: it answered 503
+                self._drop(connection)
+
+    def _drop(self, connection: socket.socket) -> None:
+        self.buffers.pop(connection, None)
+        try:
+            self.selector.unregister(connection)
+        except (KeyError, ValueError):
+            pass
+        connection.close()
+
+    def close(self) -> None:
+        for connection in list(self.buffers):
+            self._drop(connection)
+        self.selector.close()
+
+
+def serve(socket_path: str) -> None:
+    """The writer process: serve until the leading worker closes the pipe on our stdin."""
+    from aurea import create_app
+
+    # Ctrl-C and gunicorn's stop reach the whole process group: the writer leaves when its
+    # worker does (the pipe closes), after answering what it holds.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    app = create_app()
+    with app.app_context():
+        writer = Writer(socket_path, sys.stdin)
+        writer.listen()
+        log.info("write relay: the writer (pid %d) listens on %s", os.getpid(), socket_path)
+        writer.run()
