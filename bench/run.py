@@ -140,14 +140,25 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def worker_peak_rss_mb(master: int) -> float:
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(child) for child in found.split()]
+
+
+def peak_rss_mb(pids: list[int]) -> float:
     peaks = []
-    for pid in subprocess.run(
-        ["pgrep", "-P", str(master)], capture_output=True, text=True
-    ).stdout.split():
+    for pid in pids:
         status = Path(f"/proc/{pid}/status").read_text()
         peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
     return max(peaks, default=0.0)
+
+
+def peak_rss(master: int) -> tuple[float, float]:
+    """Peak resident memory (MB) of the largest worker, and of the write relay's writer
+    (a worker's child; 0 when none runs)."""
+    workers = children(master)
+    writers = [pid for worker in workers for pid in children(worker)]
+    return peak_rss_mb(workers), peak_rss_mb(writers)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -201,7 +212,7 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
                 name: measure(base_url, path, script, rows)
                 for name, _method, path, script, rows in ENDPOINTS
             }
-            peak = worker_peak_rss_mb(process.pid)
+            peak, writer_peak = peak_rss(process.pid)
         finally:
             stop(process)
     finally:
@@ -215,6 +226,7 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
         "rows": size,
         "load_seconds": load_seconds,
         "peak_worker_rss_mb": peak,
+        "peak_writer_rss_mb": writer_peak,
         "endpoints": results,
     }
 
@@ -235,12 +247,16 @@ def table(runs: list[dict]) -> str:
             )
     lines += [
         "",
-        "| database | rows | peak RSS per worker (MB) | bulk load (s) |",
-        "| --- | ---: | ---: | ---: |",
+        "| database | rows | peak RSS per worker (MB) | write relay's writer (MB) "
+        "| bulk load (s) |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         peak, load = run["peak_worker_rss_mb"], run["load_seconds"]
-        lines.append(f"| {run['database']} | {run['rows']:,} | {peak:.1f} | {load:.1f} |")
+        writer = f"{run['peak_writer_rss_mb']:.1f}" if run["peak_writer_rss_mb"] else "none"
+        lines.append(
+            f"| {run['database']} | {run['rows']:,} | {peak:.1f} | {writer} | {load:.1f} |"
+        )
     by = {(r["database"], r["rows"]): r for r in runs}
     lines += [
         "",

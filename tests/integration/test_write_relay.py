@@ -1,0 +1,312 @@
+"""The write relay on both databases: records handed to the writer process are committed
+there and acknowledged with the same statuses and errors as records written in place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from aurea.extensions import db
+from aurea.models import ModelStatsHourly, RequestMetric
+from aurea.services import records as records_service
+from aurea.services.group_commit import group_commit
+from aurea.services.records import Record, UnknownModel, record_request, record_requests
+from aurea.services.registry import create_model
+from aurea.services.write_relay import (
+    EXTENSION_KEY,
+    RELAY_MAX_RECORDS,
+    WriteRelay,
+    start_write_relay,
+    stop_write_relay,
+    write_messages,
+)
+from config import MIGRATIONS_DIR
+from tests.conftest import make_app
+from tests.support.server import gunicorn_server
+
+UNKNOWN = "Unknown model (AUREA_STRICT_MODELS is on: register it with POST /router/models)."
+
+
+@pytest.fixture
+def relay_dir():
+    """A short folder for the relay's socket (a Unix socket's path is limited to ~100 bytes)."""
+    directory = tempfile.mkdtemp(prefix="aurea-relay-")
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def migrated_app(database_url, relay_dir, **settings):
+    app = make_app(database_url, AUREA_WRITE_RELAY="on", AUREA_RELAY_DIR=relay_dir, **settings)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        db.session.remove()
+    return app
+
+
+def wait_for_writer(relay: WriteRelay, timeout: float = 30.0) -> int:
+    """Wait until a writer answers on the relay's socket; return its pid."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        writer = relay._writer
+        if writer is not None and writer.poll() is None:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(relay.socket_path)
+                return writer.pid
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("no writer listened on the relay's socket")
+
+
+@pytest.fixture
+def relayed(database_url, relay_dir, monkeypatch):
+    """(app, relay): an app whose single records go to a running writer process."""
+    app = migrated_app(database_url, relay_dir)
+    relay = start_write_relay(app)
+    assert relay is not None
+    wait_for_writer(relay)
+    yield app, relay
+    stop_write_relay(app)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def stored_counts(app) -> tuple[int, int]:
+    """(raw rows, requests counted in the hourly aggregates)."""
+    with app.app_context():
+        raw = db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric))
+        counted = db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests))) or 0
+        db.session.remove()
+    return raw, counted
+
+
+def test_records_handed_to_the_writer_are_committed_there_and_acknowledged(relayed):
+    app, _relay = relayed
+    with app.app_context():
+        first = record_request("gpt-4", 0.5, 0.01, True, request_id="call-1")
+        again = record_request("gpt-4", 0.7, 0.02, True, request_id="call-1")
+        other = record_request("brand-new-model", 1.5, 0.03, False, task="chat")
+        # Written by the writer process: this process's group commit never wrote a group.
+        assert group_commit().largest_group == 0
+        db.session.remove()
+    assert (first, again, other) == ("recorded", "duplicate", "recorded")
+    assert stored_counts(app) == (2, 2)
+
+
+def test_many_threads_recording_through_the_writer_lose_nothing(relayed):
+    app, _relay = relayed
+    threads, per_thread = 12, 15
+
+    def send(t: int) -> list[str]:
+        with app.app_context():
+            try:
+                return [
+                    record_request(f"model-{i % 3}", 0.1 * (i + 1), 0.001, i % 4 != 0)
+                    for i in range(per_thread)
+                ] + [record_request("gpt-4", 1.0, 0.01, True, request_id=f"shared-{t % 4}")]
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = Counter(s for share in pool.map(send, range(threads)) for s in share)
+    # Each of the four shared request ids is stored once, whichever thread came first.
+    assert statuses == {"recorded": threads * per_thread + 4, "duplicate": threads - 4}
+    assert stored_counts(app) == (threads * per_thread + 4,) * 2
+    with app.app_context():
+        assert group_commit().largest_group == 0
+
+
+def test_a_strict_refusal_comes_back_through_the_relay_with_its_field_messages(
+    database_url, relay_dir, monkeypatch
+):
+    monkeypatch.setenv("AUREA_STRICT_MODELS", "1")  # the writer process reads the environment
+    app = migrated_app(database_url, relay_dir, AUREA_STRICT_MODELS=True)
+    with app.app_context():
+        create_model("known")
+        db.session.remove()
+    relay = start_write_relay(app)
+    try:
+        wait_for_writer(relay)
+        with app.app_context():
+            assert record_request("known", 1.0, 0.01, True) == "recorded"
+            with pytest.raises(UnknownModel) as refused:
+                record_request("stranger", 1.0, 0.01, True)
+            assert group_commit().largest_group == 0
+            db.session.remove()
+        assert refused.value.errors == {"json": {"model": [UNKNOWN]}}
+        response = app.test_client().post(
+            "/router/record",
+            json={"model": "stranger", "latency": 1.0, "cost": 0.1, "success": True},
+        )
+        assert response.status_code == 422
+        assert "model" in response.get_json()["errors"]["json"]
+        assert stored_counts(app) == (1, 1)
+    finally:
+        stop_write_relay(app)
+
+
+def test_batches_above_the_relay_limit_are_written_by_the_worker_itself(relayed):
+    app, _relay = relayed
+    batch = [Record("gpt-4", 0.2, 0.001, True) for _ in range(RELAY_MAX_RECORDS + 1)]
+    with app.app_context():
+        assert record_requests(batch) == ["recorded"] * len(batch)
+        assert group_commit().largest_group == 1
+        db.session.remove()
+    assert stored_counts(app) == (len(batch),) * 2
+
+
+def test_without_a_listening_writer_the_worker_writes_its_records_itself(database_url, relay_dir):
+    app = migrated_app(database_url, relay_dir)
+    # A relay that never leads: nothing listens on its socket.
+    app.extensions[EXTENSION_KEY] = WriteRelay(
+        app, os.path.join(relay_dir, "x.lock"), os.path.join(relay_dir, "x.sock")
+    )
+    with app.app_context():
+        assert record_request("gpt-4", 0.5, 0.01, True) == "recorded"
+        assert group_commit().largest_group == 1
+        db.session.remove()
+    assert stored_counts(app) == (1, 1)
+
+
+def test_a_writer_that_never_answers_gives_a_503_within_the_budget(database_url, relay_dir):
+    app = migrated_app(database_url, relay_dir, AUREA_DB_TIMEOUT=0.5)
+    socket_path = os.path.join(relay_dir, "silent.sock")
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.bind(socket_path)
+    silent.listen(8)
+    held = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
+    app.extensions[EXTENSION_KEY] = WriteRelay(app, socket_path + ".lock", socket_path)
+    try:
+        started = time.monotonic()
+        response = app.test_client().post(
+            "/router/record", json={"model": "gpt-4", "latency": 1.0, "cost": 0.1, "success": True}
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert elapsed < 3.0
+    assert stored_counts(app) == (0, 0)  # handed over, never written: nothing stored here
+
+
+def test_a_killed_writer_is_replaced_and_records_reach_the_new_one(relayed):
+    app, relay = relayed
+    with app.app_context():
+        assert record_request("gpt-4", 0.5, 0.01, True) == "recorded"  # connects this thread
+        db.session.remove()
+    first = relay._writer.pid
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while relay._writer.pid == first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wait_for_writer(relay) != first
+    with app.app_context():
+        # The first finds its connection to the killed writer closed before handing the
+        # record over: written here. The next ones reach the new writer.
+        statuses = [record_request("gpt-4", 0.5, 0.01, True) for _ in range(3)]
+        assert group_commit().largest_group == 1
+        db.session.remove()
+    assert statuses == ["recorded"] * 3
+    assert stored_counts(app) == (4, 4)
+
+
+def test_messages_written_together_answer_each_with_its_own_outcome(database_url, relay_dir):
+    app = migrated_app(database_url, relay_dir, AUREA_STRICT_MODELS=True)
+    with app.app_context():
+        create_model("known")
+        db.session.remove()
+        row = ["known", 1.0, 0.01, True, None, "same-call", None]
+        answers = write_messages(
+            [
+                {"records": [row], "batch": False, "budget": 5.0},
+                {"records": [row], "batch": False, "budget": 5.0},
+                {
+                    "records": [["stranger", 1.0, 0.01, True, None, None, None]],
+                    "batch": True,
+                    "budget": 5.0,
+                },
+                {
+                    "records": [
+                        ["known", 2.0, 0.02, False, "chat", None, "2026-06-15T09:30:00+00:00"]
+                    ],
+                    "batch": False,
+                    "budget": 5.0,
+                },
+            ]
+        )
+    assert answers[0] == {"statuses": ["recorded"]}
+    assert answers[1] == {"statuses": ["duplicate"]}
+    assert set(answers[2]) == {"refused"}
+    assert answers[2]["refused"]["errors"] == {"json": {"records": {"0": {"model": [UNKNOWN]}}}}
+    assert answers[3] == {"statuses": ["recorded"]}
+    with app.app_context():
+        hours = db.session.scalars(sa.select(ModelStatsHourly.bucket_start)).all()
+    assert len(hours) == 2  # the back-filled record landed in its own hour
+
+
+def test_a_failed_transaction_answers_every_message_with_the_failure(
+    database_url, relay_dir, monkeypatch
+):
+    app = migrated_app(database_url, relay_dir)
+
+    def database_gone(_take):
+        raise sa.exc.OperationalError("COMMIT", None, Exception("server closed the connection"))
+
+    monkeypatch.setattr(records_service, "write_group", database_gone)
+    row = ["gpt-4", 1.0, 0.01, True, None, None, None]
+    with app.app_context():
+        answers = write_messages([{"records": [row], "batch": False, "budget": 5.0}] * 3)
+    assert [set(a) for a in answers] == [{"failed"}] * 3
+    assert "server closed the connection" in answers[0]["failed"]
+
+
+@pytest.mark.slow
+def test_gunicorn_workers_with_the_relay_on_acknowledge_every_record_once(
+    app, database_url, tmp_path, relay_dir
+):
+    clients, per_client = 8, 40
+    env = {"AUREA_WRITE_RELAY": "on", "AUREA_RELAY_DIR": relay_dir}
+
+    def send(c: int) -> list[int]:
+        with requests.Session() as session:
+            return [
+                session.post(
+                    f"{base_url}/router/record",
+                    json={
+                        "model": f"m-{i % 3}",
+                        "latency": 0.2,
+                        "cost": 0.001,
+                        "success": True,
+                        "request_id": f"c{c}-{i % (per_client // 2)}",
+                    },
+                    timeout=30,
+                ).json()["status"]
+                for i in range(per_client)
+            ]
+
+    with gunicorn_server(database_url, workers=2, log_dir=tmp_path, env=env) as base_url:
+        with ThreadPoolExecutor(clients) as pool:
+            statuses = Counter(s for share in pool.map(send, range(clients)) for s in share)
+    # Every request id was sent twice: stored once, answered "duplicate" the second time.
+    assert statuses == {
+        "recorded": clients * per_client // 2,
+        "duplicate": clients * per_client // 2,
+    }
+    assert stored_counts(app) == (clients * per_client // 2,) * 2
+    assert "write relay: started the writer" in (tmp_path / "gunicorn.log").read_text()
