@@ -8,9 +8,9 @@ counters), each waiting for the other's commit. The relay merges the groups:
 
 - Every gunicorn worker starts a relay thread (gunicorn.conf.py: ``post_worker_init``).
   The threads compete for an advisory lock on ``relay-<database>.lock`` in
-  ``AUREA_RELAY_DIR`` (the instance folder by default); the worker that holds it runs the *writer*, a child process
-  (``python -m aurea.writer``) listening on the Unix socket ``relay-<database>.sock``,
-  and starts it again if it exits.
+  ``AUREA_RELAY_DIR`` (the instance folder by default); the worker that holds it runs the
+  *writer*, a child process (``python -m aurea.writer``) listening on the Unix socket
+  ``relay-<database>.sock``, and starts it again if it exits.
 - A request with a few records (at most :data:`RELAY_MAX_RECORDS`) sends them there over
   its thread's connection: a frame of JSON with the records and what is left of the
   request's database budget. The writer, one thread, takes every frame that arrived while
@@ -30,9 +30,9 @@ the worker itself. Records handed over without an answer in time, or whose conne
 lost, may or may not be committed: the worker answers 503, as for a database lost
 mid-commit, and a retry with the same ``request_id`` is counted once.
 
-The socket is created with the process's umask in ``AUREA_RELAY_DIR``: whoever may use that
-folder may send records. Its path must fit in a Unix socket address (about 100 bytes); with
-a longer path no relay runs.
+The socket (and its lock) are readable and writable by their owner only: the workers, which
+run as the same user, and no other user of the host. The socket's path must fit in a Unix
+socket address (about 100 bytes); with a longer path no relay runs.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ class WriteRelay:
 
     def _run(self) -> None:
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # umask applies
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
             log.warning("write relay off: cannot open %s: %s", self.lock_path, error)
             return
@@ -354,24 +354,31 @@ def write_relay() -> WriteRelay | None:
 def write_messages(messages: list[dict]) -> list[dict[str, Any]]:
     """Write every message's records in one transaction; return each message's answer.
 
-    Runs in the app context. The transaction's budget is the smallest left to any of the
-    requests: none is committed after its worker stopped waiting for the answer.
+    Runs in the app context. A message whose budget is spent is answered as failed without
+    being written: its worker has answered 503 already. The transaction gets the largest
+    budget left, so a request near the end of its own does not cut the others' short.
     """
     from aurea.services.group_commit import Job
     from aurea.services.records import UnknownModel, write_group
 
     jobs = [Job(decode_records(m["records"]), m["batch"]) for m in messages]
-    token = _deadline.set(time.monotonic() + min(m["budget"] for m in messages))
-    try:
-        write_group(lambda: jobs)
-    except Exception as error:  # noqa: BLE001 - the whole group failed: each answers 503
-        log.error("write relay: writing %d requests' records failed: %s", len(jobs), error)
-        for job in jobs:
-            if not job.done:
-                job.finish(error=error)
-    finally:
-        _deadline.reset(token)
-        db.session.remove()
+    live = [job for job, m in zip(jobs, messages, strict=True) if m["budget"] > 0]
+    for job in jobs:
+        if job not in live:
+            job.finish(error=RelayLost("the request's database budget was spent"))
+    if live:
+        budget = max(m["budget"] for m in messages)
+        token = _deadline.set(time.monotonic() + budget)
+        try:
+            write_group(lambda: live)
+        except Exception as error:  # noqa: BLE001 - the whole group failed: each answers 503
+            log.error("write relay: writing %d requests' records failed: %s", len(live), error)
+            for job in live:
+                if not job.done:
+                    job.finish(error=error)
+        finally:
+            _deadline.reset(token)
+            db.session.remove()
     answers: list[dict[str, Any]] = []
     for job in jobs:
         if job.statuses is not None:
@@ -401,7 +408,12 @@ class Writer:
             os.unlink(self.socket_path)
         except FileNotFoundError:
             pass
-        self.server.bind(self.socket_path)
+        # Only this user's processes (the workers) may connect: no other user of the host.
+        mask = os.umask(0o177)
+        try:
+            self.server.bind(self.socket_path)
+        finally:
+            os.umask(mask)
         self.bound = os.stat(self.socket_path).st_ino
         self.server.listen(128)
         self.server.setblocking(False)

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -310,3 +311,26 @@ def test_gunicorn_workers_with_the_relay_on_acknowledge_every_record_once(
     }
     assert stored_counts(app) == (clients * per_client // 2,) * 2
     assert "write relay: started the writer" in (tmp_path / "gunicorn.log").read_text()
+
+
+def test_a_request_whose_budget_is_spent_is_not_written_and_does_not_fail_the_others(
+    database_url, relay_dir
+):
+    app = migrated_app(database_url, relay_dir)
+    row = ["gpt-4", 1.0, 0.01, True, None, None, None]
+    with app.app_context():
+        answers = write_messages(
+            [
+                {"records": [row], "batch": False, "budget": 0.0},
+                {"records": [row], "batch": False, "budget": 5.0},
+            ]
+        )
+    assert set(answers[0]) == {"failed"}
+    assert answers[1] == {"statuses": ["recorded"]}
+    assert stored_counts(app) == (1, 1)
+
+
+def test_only_this_user_may_connect_to_the_writer(relayed):
+    _app, relay = relayed
+    assert stat.S_IMODE(os.stat(relay.socket_path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(relay.lock_path).st_mode) == 0o600
