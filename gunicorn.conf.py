@@ -103,7 +103,8 @@ def post_worker_init(worker):
     # On SQLite, one worker writes the records of all (aurea/services/write_relay.py).
     from aurea.services.write_relay import start_write_relay
 
-    start_write_relay(worker.wsgi)
+    # A worker shutting down (worker.alive is False) does not take the lead.
+    start_write_relay(worker.wsgi, alive=lambda: worker.alive)
 
 
 def worker_exit(server, worker):

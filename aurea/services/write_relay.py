@@ -12,13 +12,16 @@ counters), each waiting for the other's commit. The relay merges the groups:
   *writer*, a child process (``python -m aurea.writer``) listening on the Unix socket
   ``relay-<database>.sock``, and starts it again if it exits.
 - A request with a few records (at most :data:`RELAY_MAX_RECORDS`) sends them there over
-  its thread's connection: a frame of JSON with the records and what is left of the
-  request's database budget. The writer, one thread, takes every frame that arrived while
-  it was committing, writes them all in one transaction and answers each with its statuses
-  (or its error). Larger batches fill a commit of their own: workers write those themselves.
-- When the leading worker ends, its lock goes with it and the writer exits (the pipe from
-  its parent closes); another worker starts a writer within :data:`ELECTION_INTERVAL`.
-  Until a writer listens, workers write their records themselves, as without the relay.
+  its thread's connection: a frame of JSON with the records and the request's database
+  deadline (monotonic time, one clock for every process of the host). The writer, one
+  thread, takes every frame that arrived while it was committing, writes them all in one
+  transaction (bounded by the earliest deadline) and answers each with its statuses or its
+  error. Larger batches fill a commit of their own: workers write those themselves.
+- When the leading worker ends, the writer answers what it holds, tells the workers still
+  connected that it is leaving (they write their next records themselves) and exits; the
+  lock, which the writer inherited, is free once both are gone, and another worker starts a
+  writer within :data:`ELECTION_INTERVAL`. Until a writer listens, workers write their
+  records themselves, as without the relay.
 
 ``AUREA_WRITE_RELAY``: ``auto`` (the default) runs it on PostgreSQL only. On SQLite it
 measured no faster (``make bench``): there the writing itself, not the database server,
@@ -30,9 +33,10 @@ the worker itself. Records handed over without an answer in time, or whose conne
 lost, may or may not be committed: the worker answers 503, as for a database lost
 mid-commit, and a retry with the same ``request_id`` is counted once.
 
-The socket (and its lock) are readable and writable by their owner only: the workers, which
-run as the same user, and no other user of the host. The socket's path must fit in a Unix
-socket address (about 100 bytes); with a longer path no relay runs.
+Other users of the host are kept out: the socket and its lock are their owner's only, the
+relay refuses a folder that another user owns or may write to, and a worker checks that the
+process it connects to runs as its own user. The socket's path must fit in a Unix socket
+address (about 100 bytes); with a longer path no relay runs.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -73,11 +78,16 @@ RESTART_DELAY_MAX = 30.0
 RESTART_RESET = 60.0
 # Where ``python -m aurea.writer`` finds the aurea package.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# How long the relay's stop waits for the writer to answer what it holds and exit.
+STOP_WAIT = 5.0
+# A writer that does not accept a connection within this long is not used (full backlog).
+CONNECT_TIMEOUT = 1.0
 # Longest socket path (sockaddr_un holds 108 bytes with the terminating NUL, less on BSDs).
 MAX_SOCKET_PATH = 100
 # After its worker left, the writer answers until no request came for this long.
 DRAIN_IDLE = 0.05
 _FRAME = struct.Struct("!I")
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 MAX_FRAME = 1024 * 1024
 
 
@@ -161,6 +171,7 @@ def decode_records(rows: list[list]) -> list:
 
 
 RELAY_SETTINGS = ("auto", "on", "off")
+PROTOCOL = 1
 
 
 def relay_wanted(setting: str, engine: sa.Engine) -> bool:
@@ -174,10 +185,30 @@ def relay_paths(directory: str, database_uri: str) -> tuple[str, str] | None:
     """The lock and socket paths of the relay of ``database_uri`` on this host, or None
     when the socket's path would be too long."""
     key = hashlib.sha256(database_uri.encode()).hexdigest()[:16]
-    stem = os.path.join(os.path.abspath(directory), f"relay-{key}")
+    # The version of the messages is in the name: a writer of an older release, still
+    # running through a USR2 upgrade, is not sent messages it cannot read.
+    stem = os.path.join(os.path.abspath(directory), f"relay-v{PROTOCOL}-{key}")
     if len(f"{stem}.sock".encode()) > MAX_SOCKET_PATH:
         return None
     return f"{stem}.lock", f"{stem}.sock"
+
+
+def unsafe_directory(directory: str) -> str | None:
+    """Why the relay must not put its lock and socket in ``directory`` (None: it may).
+
+    Another user able to create files there could hold the lock, or put a socket of theirs
+    where the workers send records.
+    """
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        info = os.stat(directory)
+    except OSError as error:
+        return f"cannot be used: {error}"
+    if info.st_uid != os.getuid():
+        return "belongs to another user"
+    if info.st_mode & 0o022:
+        return "is writable by other users"
+    return None
 
 
 # -- the workers' side ----------------------------------------------------------------------
@@ -186,10 +217,14 @@ def relay_paths(directory: str, database_uri: str) -> tuple[str, str] | None:
 class WriteRelay:
     """A worker's side of the relay: runs the writer while it leads; forwards records."""
 
-    def __init__(self, app: Flask, lock_path: str, socket_path: str) -> None:
+    def __init__(
+        self, app: Flask, lock_path: str, socket_path: str, alive: Callable[[], bool] | None = None
+    ) -> None:
         self.app = app
         self.lock_path = lock_path
         self.socket_path = socket_path
+        # False once the worker is shutting down: it must not take the lead then.
+        self.alive = alive or (lambda: True)
         self.leading = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -200,6 +235,9 @@ class WriteRelay:
         self._thread = threading.Thread(target=self._run, name="aurea-write-relay", daemon=True)
         self._thread.start()
 
+    def _running(self) -> bool:
+        return not self._stopping.is_set() and self.alive()
+
     def _run(self) -> None:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -207,86 +245,110 @@ class WriteRelay:
             log.warning("write relay off: cannot open %s: %s", self.lock_path, error)
             return
         try:
-            while not self._stopping.is_set():
+            while self._running():
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     self._stopping.wait(ELECTION_INTERVAL)
                     continue
                 self.leading.set()
-                self._supervise()
+                self._supervise(fd)
         finally:
             self.leading.clear()
-            os.close(fd)  # releases the lock
+            os.close(fd)  # releases the lock, unless a writer still holds it
 
-    def _supervise(self) -> None:
-        """Run the writer until this relay stops; start it again when it exits."""
+    def _supervise(self, lock_fd: int) -> None:
+        """Run the writer until this relay stops; start it again when it exits.
+
+        The writer inherits the locked file: the lock lasts as long as either process, so
+        no other worker starts a writer while this one still runs (and could unlink the
+        socket a newer one listens on).
+        """
         delay = RESTART_DELAY
-        while not self._stopping.is_set():
-            env = {**os.environ, "AUREA_DATABASE_URL": self.app.config["SQLALCHEMY_DATABASE_URI"]}
-            env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the writer serves no /metrics
+        while self._running():
             started = time.monotonic()
-            self._writer = subprocess.Popen(
-                [sys.executable, "-m", "aurea.writer", self.socket_path],
-                stdin=subprocess.PIPE,  # closed when this process ends: the writer then exits
-                env=env,
-                cwd=PROJECT_ROOT,
-            )
-            log.info("write relay: started the writer (pid %d)", self._writer.pid)
-            while self._writer.poll() is None and not self._stopping.is_set():
-                self._stopping.wait(ELECTION_INTERVAL)
-            if self._stopping.is_set():
-                return
+            try:
+                self._writer = self._start_writer(lock_fd)
+            except OSError as error:  # fork or exec failed: out of processes or memory
+                log.error("write relay: cannot start the writer: %s", error)
+            else:
+                log.info("write relay: started the writer (pid %d)", self._writer.pid)
+                while self._writer.poll() is None and self._running():
+                    self._stopping.wait(ELECTION_INTERVAL)
+                if not self._running():
+                    self._end_writer()
+                    return
             # Workers write their records themselves meanwhile.
             if time.monotonic() - started > RESTART_RESET:
                 delay = RESTART_DELAY
-            log.warning(
-                "write relay: the writer exited with %s; starting another in %.1f s",
-                self._writer.returncode,
-                delay,
-            )
+            log.warning("write relay: no writer; starting another in %.1f s", delay)
             self._stopping.wait(delay)
             delay = min(delay * 2, RESTART_DELAY_MAX)
 
-    def stop(self, wait: float = 10.0) -> None:
-        """Stop the writer (it answers what it holds first) and leave the election."""
-        self._stopping.set()
+    def _start_writer(self, lock_fd: int) -> subprocess.Popen:
+        env = {**os.environ, "AUREA_DATABASE_URL": self.app.config["SQLALCHEMY_DATABASE_URI"]}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the writer serves no /metrics
+        # Run from this worker's folder (a relative SQLite path means the same file there),
+        # finding the aurea package where this worker found it.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (PROJECT_ROOT, env.get("PYTHONPATH")) if p)
+        return subprocess.Popen(
+            [sys.executable, "-m", "aurea.writer", self.socket_path, str(lock_fd)],
+            stdin=subprocess.PIPE,  # closed when this process ends: the writer then exits
+            env=env,
+            pass_fds=(lock_fd,),
+        )
+
+    def _end_writer(self) -> None:
         writer = self._writer
-        if writer is not None and writer.poll() is None:
-            writer.stdin.close()  # the writer finishes its group and exits
-            try:
-                writer.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                writer.kill()
-                writer.wait()
+        if writer is None or writer.poll() is not None:
+            return
+        writer.stdin.close()  # the writer answers what it holds, then exits
+        try:
+            writer.wait(timeout=STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            writer.kill()
+            writer.wait()
+
+    def stop(self) -> None:
+        """Stop the writer (it answers what it holds first) and leave the election.
+
+        Bounded well below gunicorn's graceful_timeout.
+        """
+        self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=wait)
+            self._thread.join(timeout=STOP_WAIT + 1)
         self._close_connection()
 
     def forward(self, records, batch: bool) -> list[str] | None:
         """Have the writer store ``records``; return their statuses.
 
         None: not handed over (too many records, no writer listens, the connection was
-        closed); the caller writes them itself. Raises the writer's UnknownModel refusal,
-        or OperationalError when they were handed over and not acknowledged.
+        closed, the writer was leaving); the caller writes them itself. Raises the writer's
+        UnknownModel refusal, or OperationalError when they were handed over and not
+        acknowledged.
         """
         if len(records) > RELAY_MAX_RECORDS or self._stopping.is_set():
             return None
-        connection = self._connection()
-        if connection is None:
-            return None
         left = time_left()
         budget = left if left is not None else current_app.config["AUREA_DB_TIMEOUT"]
-        message = {"records": encode_records(records), "batch": batch, "budget": budget}
+        if budget <= 0:
+            return None  # the caller fails on the spent budget as usual
+        connection = self._connection(budget)
+        if connection is None:
+            return None
+        # Monotonic time is the same clock in every process of the host.
+        deadline = time.monotonic() + budget
+        message = {"records": encode_records(records), "batch": batch, "deadline": deadline}
         try:
+            connection.settimeout(budget)
             connection.sendall(frame(message))
         except OSError:
             # Not handed over whole: the writer drops a frame cut short.
             self._close_connection()
             return None
         try:
-            # The writer answers within the budget; a second more for the way back.
-            connection.settimeout(max(budget, 0.0) + 1.0)
+            # The writer answers by the deadline; a second more for the way back.
+            connection.settimeout(budget + 1.0)
             answer = receive(connection)
         except (OSError, ValueError) as error:
             self._close_connection()
@@ -300,15 +362,22 @@ class WriteRelay:
             from aurea.services.records import UnknownModel
 
             raise UnknownModel(answer["refused"]["message"], answer["refused"]["errors"])
+        if "leaving" in answer:  # the writer stopped without reading these records
+            self._close_connection()
+            return None
         raise lost(answer["failed"])
 
-    def _connection(self) -> socket.socket | None:
+    def _connection(self, timeout: float) -> socket.socket | None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             return connection
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            connection.settimeout(min(timeout, CONNECT_TIMEOUT))  # a full backlog blocks
             connection.connect(self.socket_path)
+            if peer_uid(connection) != os.getuid():
+                log.error("write relay: %s belongs to another user; not used", self.socket_path)
+                raise ConnectionRefusedError("the writer runs as another user")
         except OSError:
             connection.close()
             return None
@@ -322,17 +391,32 @@ class WriteRelay:
             connection.close()
 
 
-def start_write_relay(app: Flask) -> WriteRelay | None:
-    """Start this process's relay if AUREA_WRITE_RELAY asks for one; return it."""
+def peer_uid(connection: socket.socket) -> int:
+    """The user id of the process at the other end of a Unix socket (Linux: SO_PEERCRED)."""
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    _pid, uid, _gid = _PEERCRED.unpack(credentials)
+    return uid
+
+
+def start_write_relay(app: Flask, alive: Callable[[], bool] | None = None) -> WriteRelay | None:
+    """Start this process's relay if AUREA_WRITE_RELAY asks for one; return it.
+
+    ``alive``: False once the process is shutting down (gunicorn's ``worker.alive``).
+    """
     with app.app_context():
         wanted = relay_wanted(app.config["AUREA_WRITE_RELAY"], db.engine)
     if not wanted:
         return None
-    paths = relay_paths(app.config["AUREA_RELAY_DIR"], app.config["SQLALCHEMY_DATABASE_URI"])
+    directory = app.config["AUREA_RELAY_DIR"]
+    refusal = unsafe_directory(directory)
+    if refusal:
+        log.warning("write relay off: AUREA_RELAY_DIR %s %s", directory, refusal)
+        return None
+    paths = relay_paths(directory, app.config["SQLALCHEMY_DATABASE_URI"])
     if paths is None:
         log.warning("write relay off: AUREA_RELAY_DIR's path is too long for a socket")
         return None
-    relay = WriteRelay(app, *paths)
+    relay = WriteRelay(app, *paths, alive=alive)
     app.extensions[EXTENSION_KEY] = relay
     relay.start()
     return relay
@@ -354,21 +438,33 @@ def write_relay() -> WriteRelay | None:
 def write_messages(messages: list[dict]) -> list[dict[str, Any]]:
     """Write every message's records in one transaction; return each message's answer.
 
-    Runs in the app context. A message whose budget is spent is answered as failed without
-    being written: its worker has answered 503 already. The transaction gets the largest
-    budget left, so a request near the end of its own does not cut the others' short.
+    Runs in the app context. A message that cannot be read, or whose deadline has passed
+    (its worker has answered 503 already), is answered as failed without being written.
+    The transaction must end by the earliest deadline of the others: no record is committed
+    after its worker stopped waiting for the answer.
     """
     from aurea.services.group_commit import Job
     from aurea.services.records import UnknownModel, write_group
 
-    jobs = [Job(decode_records(m["records"]), m["batch"]) for m in messages]
-    live = [job for job, m in zip(jobs, messages, strict=True) if m["budget"] > 0]
-    for job in jobs:
-        if job not in live:
-            job.finish(error=RelayLost("the request's database budget was spent"))
+    now = time.monotonic()
+    jobs: list[Job] = []
+    deadlines = []
+    for message in messages:
+        try:
+            job = Job(decode_records(message["records"]), bool(message["batch"]))
+            deadline = float(message["deadline"])
+        except (KeyError, TypeError, ValueError) as error:
+            job = Job([], False)
+            job.finish(error=RelayLost(f"unreadable message: {error!r}"))
+        else:
+            if deadline <= now:
+                job.finish(error=RelayLost("the request's database budget was spent"))
+            else:
+                deadlines.append(deadline)
+        jobs.append(job)
+    live = [job for job in jobs if not job.done]
     if live:
-        budget = max(m["budget"] for m in messages)
-        token = _deadline.set(time.monotonic() + budget)
+        token = _deadline.set(min(deadlines))
         try:
             write_group(lambda: live)
         except Exception as error:  # noqa: BLE001 - the whole group failed: each answers 503
@@ -401,6 +497,8 @@ class Writer:
         self.buffers: dict[socket.socket, bytearray] = {}
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.bound: int | None = None
+        self.commits = 0  # transactions written, and records acknowledged by them
+        self.records = 0
 
     def listen(self) -> None:
         # Only the leading worker's writer runs: a file at the path is a former writer's.
@@ -489,6 +587,8 @@ class Writer:
 
     def _answer(self, arrived: list[tuple[socket.socket, dict]]) -> None:
         answers = write_messages([message for _connection, message in arrived])
+        self.commits += 1
+        self.records += sum(len(answer.get("statuses", ())) for answer in answers)
         for (connection, _message), answer in zip(arrived, answers, strict=True):
             if connection not in self.buffers:
                 continue
@@ -509,22 +609,43 @@ class Writer:
         connection.close()
 
     def close(self) -> None:
+        # Whatever a worker sent after the last read is not written: "leaving" tells it so,
+        # and it writes those records itself.
         for connection in list(self.buffers):
+            try:
+                connection.setblocking(True)
+                connection.settimeout(0.1)
+                connection.sendall(frame({"leaving": True}))
+            except OSError:
+                pass
             self._drop(connection)
         self.selector.close()
 
 
-def serve(socket_path: str) -> None:
-    """The writer process: serve until the leading worker closes the pipe on our stdin."""
+def serve(socket_path: str, lock_fd: str | None = None) -> None:
+    """The writer process: serve until the leading worker closes the pipe on our stdin.
+
+    ``lock_fd``: the election lock, inherited from the leading worker and left open, so it
+    stays held until this process exits.
+    """
     from aurea import create_app
 
     # Ctrl-C and gunicorn's stop reach the whole process group: the writer leaves when its
     # worker does (the pipe closes), after answering what it holds.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(
+        level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+    )
     app = create_app()
     with app.app_context():
         writer = Writer(socket_path, sys.stdin)
         writer.listen()
         log.info("write relay: the writer (pid %d) listens on %s", os.getpid(), socket_path)
         writer.run()
+        log.info(
+            "write relay: the writer (pid %d) answered %d records in %d commits; exiting",
+            os.getpid(),
+            writer.records,
+            writer.commits,
+        )

@@ -4,6 +4,7 @@ there and acknowledged with the same statuses and errors as records written in p
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +14,8 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -29,6 +32,7 @@ from aurea.services.write_relay import (
     EXTENSION_KEY,
     RELAY_MAX_RECORDS,
     WriteRelay,
+    frame,
     start_write_relay,
     stop_write_relay,
     write_messages,
@@ -183,27 +187,104 @@ def test_without_a_listening_writer_the_worker_writes_its_records_itself(databas
     assert stored_counts(app) == (1, 1)
 
 
+@contextmanager
+def fake_writer(relay_dir, answer: bytes | None):
+    """A socket that accepts one worker, reads a message and answers ``answer`` (None: never)."""
+    socket_path = os.path.join(relay_dir, "fake.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path)
+    server.listen(8)
+    accepted = []
+
+    def serve():
+        connection, _ = server.accept()
+        accepted.append(connection)
+        connection.recv(65536)
+        if answer is not None:
+            connection.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield socket_path
+    finally:
+        for connection in accepted:
+            connection.close()
+        server.close()
+
+
 def test_a_writer_that_never_answers_gives_a_503_within_the_budget(database_url, relay_dir):
     app = migrated_app(database_url, relay_dir, AUREA_DB_TIMEOUT=0.5)
-    socket_path = os.path.join(relay_dir, "silent.sock")
-    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    silent.bind(socket_path)
-    silent.listen(8)
-    held = []
-    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
-    app.extensions[EXTENSION_KEY] = WriteRelay(app, socket_path + ".lock", socket_path)
-    try:
+    with fake_writer(relay_dir, None) as socket_path:
+        app.extensions[EXTENSION_KEY] = WriteRelay(app, socket_path + ".lock", socket_path)
         started = time.monotonic()
         response = app.test_client().post(
             "/router/record", json={"model": "gpt-4", "latency": 1.0, "cost": 0.1, "success": True}
         )
         elapsed = time.monotonic() - started
-    finally:
-        silent.close()
     assert response.status_code == 503
     assert response.headers["Retry-After"]
-    assert elapsed < 3.0
+    assert elapsed < 5.0  # the budget (0.5 s) and a second for the answer's way back
     assert stored_counts(app) == (0, 0)  # handed over, never written: nothing stored here
+
+
+def test_records_a_leaving_writer_did_not_take_are_written_by_the_worker(database_url, relay_dir):
+    app = migrated_app(database_url, relay_dir)
+    with fake_writer(relay_dir, frame({"leaving": True})) as socket_path:
+        app.extensions[EXTENSION_KEY] = WriteRelay(app, socket_path + ".lock", socket_path)
+        with app.app_context():
+            assert record_request("gpt-4", 0.5, 0.01, True) == "recorded"
+            assert group_commit().largest_group == 1
+            db.session.remove()
+    assert stored_counts(app) == (1, 1)
+
+
+def test_when_the_leading_worker_stops_another_takes_over_and_its_records_are_relayed(
+    database_url, relay_dir
+):
+    first = migrated_app(database_url, relay_dir)
+    second = make_app(database_url, AUREA_WRITE_RELAY="on", AUREA_RELAY_DIR=relay_dir)
+    leader = start_write_relay(first)
+    wait_for_writer(leader)
+    follower = start_write_relay(second)
+    try:
+        with second.app_context():
+            assert record_request("gpt-4", 0.5, 0.01, True) == "recorded"  # via the first's writer
+            db.session.remove()
+        assert not follower.leading.is_set()
+        stop_write_relay(first)
+        wait_for_writer(follower)
+        assert follower.leading.is_set()
+        with second.app_context():
+            # The connection to the first writer was told it left, or found closed: the
+            # first record after the change may be written here; the next ones are relayed.
+            statuses = [record_request("gpt-4", 0.5, 0.01, True) for _ in range(3)]
+            assert group_commit().largest_group <= 1
+            db.session.remove()
+        assert statuses == ["recorded"] * 3
+        assert stored_counts(second) == (4, 4)
+    finally:
+        stop_write_relay(first)
+        stop_write_relay(second)
+        for app in (first, second):
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def test_an_unreadable_message_fails_alone(database_url, relay_dir):
+    app = migrated_app(database_url, relay_dir)
+    row = ["gpt-4", 1.0, 0.01, True, None, None, None]
+    with app.app_context():
+        answers = write_messages(
+            [
+                {"records": [["gpt-4", "slow"]], "batch": False, "deadline": time.monotonic() + 5},
+                {"records": [row], "batch": False},
+                {"records": [row], "batch": False, "deadline": time.monotonic() + 5},
+            ]
+        )
+    assert [set(a) for a in answers[:2]] == [{"failed"}, {"failed"}]
+    assert answers[2] == {"statuses": ["recorded"]}
+    assert stored_counts(app) == (1, 1)
 
 
 def test_a_killed_writer_is_replaced_and_records_reach_the_new_one(relayed):
@@ -235,19 +316,19 @@ def test_messages_written_together_answer_each_with_its_own_outcome(database_url
         row = ["known", 1.0, 0.01, True, None, "same-call", None]
         answers = write_messages(
             [
-                {"records": [row], "batch": False, "budget": 5.0},
-                {"records": [row], "batch": False, "budget": 5.0},
+                {"records": [row], "batch": False, "deadline": time.monotonic() + 5},
+                {"records": [row], "batch": False, "deadline": time.monotonic() + 5},
                 {
                     "records": [["stranger", 1.0, 0.01, True, None, None, None]],
                     "batch": True,
-                    "budget": 5.0,
+                    "deadline": time.monotonic() + 5,
                 },
                 {
                     "records": [
                         ["known", 2.0, 0.02, False, "chat", None, "2026-06-15T09:30:00+00:00"]
                     ],
                     "batch": False,
-                    "budget": 5.0,
+                    "deadline": time.monotonic() + 5,
                 },
             ]
         )
@@ -272,7 +353,9 @@ def test_a_failed_transaction_answers_every_message_with_the_failure(
     monkeypatch.setattr(records_service, "write_group", database_gone)
     row = ["gpt-4", 1.0, 0.01, True, None, None, None]
     with app.app_context():
-        answers = write_messages([{"records": [row], "batch": False, "budget": 5.0}] * 3)
+        answers = write_messages(
+            [{"records": [row], "batch": False, "deadline": time.monotonic() + 5}] * 3
+        )
     assert [set(a) for a in answers] == [{"failed"}] * 3
     assert "server closed the connection" in answers[0]["failed"]
 
@@ -302,6 +385,9 @@ def test_gunicorn_workers_with_the_relay_on_acknowledge_every_record_once(
             ]
 
     with gunicorn_server(database_url, workers=2, log_dir=tmp_path, env=env) as base_url:
+        deadline = time.monotonic() + 30
+        while not list(Path(relay_dir).glob("*.sock")) and time.monotonic() < deadline:
+            time.sleep(0.05)
         with ThreadPoolExecutor(clients) as pool:
             statuses = Counter(s for share in pool.map(send, range(clients)) for s in share)
     # Every request id was sent twice: stored once, answered "duplicate" the second time.
@@ -310,7 +396,12 @@ def test_gunicorn_workers_with_the_relay_on_acknowledge_every_record_once(
         "duplicate": clients * per_client // 2,
     }
     assert stored_counts(app) == (clients * per_client // 2,) * 2
-    assert "write relay: started the writer" in (tmp_path / "gunicorn.log").read_text()
+    log = (tmp_path / "gunicorn.log").read_text()
+    # On its way out the writer says how many records it answered: most, if not all.
+    written = re.search(r"writer \(pid \d+\) answered (\d+) records in (\d+) commits", log)
+    assert written, log
+    assert int(written.group(1)) >= clients * per_client // 4
+    assert int(written.group(2)) <= int(written.group(1))
 
 
 def test_a_request_whose_budget_is_spent_is_not_written_and_does_not_fail_the_others(
@@ -321,8 +412,8 @@ def test_a_request_whose_budget_is_spent_is_not_written_and_does_not_fail_the_ot
     with app.app_context():
         answers = write_messages(
             [
-                {"records": [row], "batch": False, "budget": 0.0},
-                {"records": [row], "batch": False, "budget": 5.0},
+                {"records": [row], "batch": False, "deadline": time.monotonic() - 0.01},
+                {"records": [row], "batch": False, "deadline": time.monotonic() + 5},
             ]
         )
     assert set(answers[0]) == {"failed"}

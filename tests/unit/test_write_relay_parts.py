@@ -1,5 +1,6 @@
 """The write relay's pure parts: frames, records on the wire, when a relay runs and where."""
 
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -15,6 +16,7 @@ from aurea.services.write_relay import (
     relay_paths,
     relay_wanted,
     unframe,
+    unsafe_directory,
 )
 
 
@@ -72,3 +74,13 @@ def test_each_database_gets_its_own_socket_and_a_too_long_path_gets_none(tmp_pat
     assert sock == lock[: -len(".lock")] + ".sock"
     assert relay_paths("/run/aurea", "postgresql+psycopg://u@h/two")[1] != sock
     assert relay_paths("/" + "d" * MAX_SOCKET_PATH, "sqlite:////srv/aurea.db") is None
+
+
+def test_a_folder_other_users_may_write_to_is_refused(tmp_path):
+    private = tmp_path / "private"
+    assert unsafe_directory(str(private)) is None  # created, for this user only
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert unsafe_directory(str(shared)) == "is writable by other users"
