@@ -100,7 +100,8 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    # On SQLite, one worker writes the records of all (aurea/services/write_relay.py).
+    # The write relay: one process per host commits the records of all workers
+    # (aurea/services/write_relay.py; AUREA_WRITE_RELAY, on PostgreSQL by default).
     from aurea.services.write_relay import start_write_relay
 
     # A worker shutting down (worker.alive is False) does not take the lead.

@@ -1,4 +1,5 @@
-"""The write relay's writer process: ``python -m aurea.writer SOCKET`` (started by a worker)."""
+"""The write relay's writer process, started by the leading worker:
+``python -m aurea.writer SOCKET LOCK_FD`` (LOCK_FD: the inherited election lock)."""
 
 import sys
 

@@ -8,7 +8,7 @@ counters), each waiting for the other's commit. The relay merges the groups:
 
 - Every gunicorn worker starts a relay thread (gunicorn.conf.py: ``post_worker_init``).
   The threads compete for an advisory lock on ``relay-<database>.lock`` in
-  ``AUREA_RELAY_DIR`` (the instance folder by default); the worker that holds it runs the
+  ``AUREA_RELAY_DIR`` (``instance/relay`` by default); the worker that holds it runs the
   *writer*, a child process (``python -m aurea.writer``) listening on the Unix socket
   ``relay-<database>.sock``, and starts it again if it exits.
 - A request with a few records (at most :data:`RELAY_MAX_RECORDS`) sends them there over
@@ -86,6 +86,11 @@ CONNECT_TIMEOUT = 1.0
 MAX_SOCKET_PATH = 100
 # After its worker left, the writer answers until no request came for this long.
 DRAIN_IDLE = 0.05
+# ... and for at most this long in all.
+DRAIN_MAX = 0.5
+# How far past the earliest of its requests' deadlines a group's transaction may run; less
+# than the second a worker waits past its deadline for the answer.
+DEADLINE_GRACE = 0.5
 _FRAME = struct.Struct("!I")
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 MAX_FRAME = 1024 * 1024
@@ -333,22 +338,22 @@ class WriteRelay:
         budget = left if left is not None else current_app.config["AUREA_DB_TIMEOUT"]
         if budget <= 0:
             return None  # the caller fails on the spent budget as usual
+        # Monotonic time is the same clock in every process of the host.
+        deadline = time.monotonic() + budget
         connection = self._connection(budget)
         if connection is None:
             return None
-        # Monotonic time is the same clock in every process of the host.
-        deadline = time.monotonic() + budget
         message = {"records": encode_records(records), "batch": batch, "deadline": deadline}
         try:
-            connection.settimeout(budget)
+            connection.settimeout(max(deadline - time.monotonic(), 0.001))
             connection.sendall(frame(message))
         except OSError:
             # Not handed over whole: the writer drops a frame cut short.
             self._close_connection()
             return None
         try:
-            # The writer answers by the deadline; a second more for the way back.
-            connection.settimeout(budget + 1.0)
+            # The writer answers by the deadline (and its grace); a second more for the way back.
+            connection.settimeout(max(deadline - time.monotonic(), 0.0) + 1.0)
             answer = receive(connection)
         except (OSError, ValueError) as error:
             self._close_connection()
@@ -392,7 +397,7 @@ class WriteRelay:
 
 
 def peer_uid(connection: socket.socket) -> int:
-    """The user id of the process at the other end of a Unix socket (Linux: SO_PEERCRED)."""
+    """The user id of the process at the other end of a Unix socket (SO_PEERCRED: Linux)."""
     credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
     _pid, uid, _gid = _PEERCRED.unpack(credentials)
     return uid
@@ -406,6 +411,9 @@ def start_write_relay(app: Flask, alive: Callable[[], bool] | None = None) -> Wr
     with app.app_context():
         wanted = relay_wanted(app.config["AUREA_WRITE_RELAY"], db.engine)
     if not wanted:
+        return None
+    if not hasattr(socket, "SO_PEERCRED"):
+        log.warning("write relay off: this system cannot tell who listens on a Unix socket")
         return None
     directory = app.config["AUREA_RELAY_DIR"]
     refusal = unsafe_directory(directory)
@@ -464,7 +472,9 @@ def write_messages(messages: list[dict]) -> list[dict[str, Any]]:
         jobs.append(job)
     live = [job for job in jobs if not job.done]
     if live:
-        token = _deadline.set(min(deadlines))
+        # Past its deadline a worker still waits a second for the answer: the grace lets the
+        # commit of a group whose earliest request is almost out of time finish.
+        token = _deadline.set(min(deadlines) + DEADLINE_GRACE)
         try:
             write_group(lambda: live)
         except Exception as error:  # noqa: BLE001 - the whole group failed: each answers 503
@@ -524,8 +534,11 @@ class Writer:
         while parent_alive:
             parent_alive, _busy = self._step(None)
         self._stop_listening()
-        # Records a worker sent just before the socket closed are still answered.
-        while self._step(DRAIN_IDLE)[1]:
+        # Records sent just before the socket closed are still answered, for a while: workers
+        # keep their connections and may keep sending. What comes later is not read, and the
+        # workers are told so (close).
+        until = time.monotonic() + DRAIN_MAX
+        while self._step(DRAIN_IDLE)[1] and time.monotonic() < until:
             pass
         self.close()
 
@@ -548,22 +561,26 @@ class Writer:
         return parent_alive, busy
 
     def _stop_listening(self) -> None:
-        self.selector.unregister(self.server)
-        self.server.close()
         try:  # unless a later writer listens there already
             if os.stat(self.socket_path).st_ino == self.bound:
                 os.unlink(self.socket_path)
         except OSError:
             pass
+        # Connections already queued are taken: they are answered, or told we are leaving.
+        while self._accept():
+            pass
+        self.selector.unregister(self.server)
+        self.server.close()
 
-    def _accept(self) -> None:
+    def _accept(self) -> bool:
         try:
             connection, _ = self.server.accept()
-        except BlockingIOError:
-            return
+        except OSError:  # none waiting
+            return False
         connection.setblocking(False)
         self.buffers[connection] = bytearray()
         self.selector.register(connection, selectors.EVENT_READ, "peer")
+        return True
 
     def _read(self, connection: socket.socket) -> list[tuple[socket.socket, dict]]:
         buffer = self.buffers[connection]
@@ -587,8 +604,9 @@ class Writer:
 
     def _answer(self, arrived: list[tuple[socket.socket, dict]]) -> None:
         answers = write_messages([message for _connection, message in arrived])
-        self.commits += 1
-        self.records += sum(len(answer.get("statuses", ())) for answer in answers)
+        answered = sum(len(answer.get("statuses", ())) for answer in answers)
+        self.commits += answered > 0
+        self.records += answered
         for (connection, _message), answer in zip(arrived, answers, strict=True):
             if connection not in self.buffers:
                 continue

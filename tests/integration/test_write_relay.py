@@ -25,6 +25,7 @@ from flask_migrate import upgrade
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services import records as records_service
+from aurea.services import write_relay as write_relay_module
 from aurea.services.group_commit import group_commit
 from aurea.services.records import Record, UnknownModel, record_request, record_requests
 from aurea.services.registry import create_model
@@ -33,6 +34,7 @@ from aurea.services.write_relay import (
     RELAY_MAX_RECORDS,
     WriteRelay,
     frame,
+    relay_paths,
     start_write_relay,
     stop_write_relay,
     write_messages,
@@ -425,3 +427,79 @@ def test_only_this_user_may_connect_to_the_writer(relayed):
     _app, relay = relayed
     assert stat.S_IMODE(os.stat(relay.socket_path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(relay.lock_path).st_mode) == 0o600
+
+
+def test_a_worker_that_is_shutting_down_does_not_take_the_lead(database_url, relay_dir):
+    app = migrated_app(database_url, relay_dir)
+    relay = WriteRelay(app, *relay_paths(relay_dir, "x"), alive=lambda: False)
+    relay.start()
+    relay._thread.join(timeout=5)
+    assert not relay._thread.is_alive()
+    assert relay._writer is None and not relay.leading.is_set()
+
+
+def test_a_writer_that_failed_to_start_is_started_again(database_url, relay_dir, monkeypatch):
+    app = migrated_app(database_url, relay_dir)
+    real_popen = write_relay_module.subprocess.Popen
+    attempts = []
+
+    def popen_failing_once(*args, **kwargs):
+        attempts.append(args)
+        if len(attempts) == 1:
+            raise OSError(11, "Resource temporarily unavailable")
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(write_relay_module.subprocess, "Popen", popen_failing_once)
+    relay = start_write_relay(app)
+    try:
+        wait_for_writer(relay)
+        assert len(attempts) == 2
+        with app.app_context():
+            assert record_request("gpt-4", 0.5, 0.01, True) == "recorded"
+            assert group_commit().largest_group == 0
+            db.session.remove()
+    finally:
+        stop_write_relay(app)
+
+
+@pytest.mark.slow
+def test_records_sent_while_the_leader_changes_are_all_acknowledged_and_stored(
+    database_url, relay_dir
+):
+    first = migrated_app(database_url, relay_dir)
+    second = make_app(database_url, AUREA_WRITE_RELAY="on", AUREA_RELAY_DIR=relay_dir)
+    leader = start_write_relay(first)
+    wait_for_writer(leader)
+    follower = start_write_relay(second)
+    threads, per_thread = 6, 60
+    started = threading.Barrier(threads + 1)
+
+    def send(t: int) -> list[str]:
+        with second.app_context():
+            started.wait()
+            try:
+                out = []
+                for i in range(per_thread):
+                    out.append(record_request(f"m-{t}", 0.1, 0.001, True, request_id=f"{t}-{i}"))
+                    time.sleep(0.005)
+                return out
+            finally:
+                db.session.remove()
+
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            shares = [pool.submit(send, t) for t in range(threads)]
+            started.wait()
+            time.sleep(0.3)
+            stop_write_relay(first)  # the writer leaves while records keep coming
+            statuses = Counter(s for share in shares for s in share.result())
+        assert statuses == {"recorded": threads * per_thread}
+        assert stored_counts(second) == (threads * per_thread,) * 2
+        wait_for_writer(follower)
+    finally:
+        stop_write_relay(first)
+        stop_write_relay(second)
+        for app in (first, second):
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
