@@ -608,15 +608,20 @@ class Writer:
         self.commits += answered > 0
         self.records += answered
         for (connection, _message), answer in zip(arrived, answers, strict=True):
-            if connection not in self.buffers:
-                continue
-            try:
-                connection.setblocking(True)
-                connection.settimeout(1.0)
-                connection.sendall(frame(answer))
-                connection.setblocking(False)
-            except OSError:  # the worker gave up waiting: it answered 503
+            # Not sent: the worker gave up waiting (it answered 503).
+            if connection in self.buffers and not self._send(connection, answer, 1.0):
                 self._drop(connection)
+
+    @staticmethod
+    def _send(connection: socket.socket, message: dict, timeout: float) -> bool:
+        """Send ``message`` within ``timeout`` seconds; False if that failed."""
+        try:
+            connection.settimeout(timeout)
+            connection.sendall(frame(message))
+            connection.setblocking(False)
+        except OSError:
+            return False
+        return True
 
     def _drop(self, connection: socket.socket) -> None:
         self.buffers.pop(connection, None)
@@ -630,12 +635,7 @@ class Writer:
         # Whatever a worker sent after the last read is not written: "leaving" tells it so,
         # and it writes those records itself.
         for connection in list(self.buffers):
-            try:
-                connection.setblocking(True)
-                connection.settimeout(0.1)
-                connection.sendall(frame({"leaving": True}))
-            except OSError:
-                pass
+            self._send(connection, {"leaving": True}, 0.1)
             self._drop(connection)
         self.selector.close()
 

@@ -87,9 +87,28 @@ def relayed(database_url, relay_dir, monkeypatch):
     wait_for_writer(relay)
     yield app, relay
     stop_write_relay(app)
+    dispose(app)
+
+
+def dispose(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def two_workers(database_url, relay_dir):
+    """(first, second, leader, follower): two apps on one database, as two workers of a host.
+    The first leads, its writer listening; the second's relay waits for its turn."""
+    first = migrated_app(database_url, relay_dir)
+    second = make_app(database_url, AUREA_WRITE_RELAY="on", AUREA_RELAY_DIR=relay_dir)
+    leader = start_write_relay(first)
+    wait_for_writer(leader)
+    follower = start_write_relay(second)
+    yield first, second, leader, follower
+    for app in (first, second):
+        stop_write_relay(app)
+        dispose(app)
 
 
 def stored_counts(app) -> tuple[int, int]:
@@ -241,36 +260,24 @@ def test_records_a_leaving_writer_did_not_take_are_written_by_the_worker(databas
 
 
 def test_when_the_leading_worker_stops_another_takes_over_and_its_records_are_relayed(
-    database_url, relay_dir
+    two_workers,
 ):
-    first = migrated_app(database_url, relay_dir)
-    second = make_app(database_url, AUREA_WRITE_RELAY="on", AUREA_RELAY_DIR=relay_dir)
-    leader = start_write_relay(first)
-    wait_for_writer(leader)
-    follower = start_write_relay(second)
-    try:
-        with second.app_context():
-            assert record_request("gpt-4", 0.5, 0.01, True) == "recorded"  # via the first's writer
-            db.session.remove()
-        assert not follower.leading.is_set()
-        stop_write_relay(first)
-        wait_for_writer(follower)
-        assert follower.leading.is_set()
-        with second.app_context():
-            # The connection to the first writer was told it left, or found closed: the
-            # first record after the change may be written here; the next ones are relayed.
-            statuses = [record_request("gpt-4", 0.5, 0.01, True) for _ in range(3)]
-            assert group_commit().largest_group <= 1
-            db.session.remove()
-        assert statuses == ["recorded"] * 3
-        assert stored_counts(second) == (4, 4)
-    finally:
-        stop_write_relay(first)
-        stop_write_relay(second)
-        for app in (first, second):
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    first, second, _leader, follower = two_workers
+    with second.app_context():
+        assert record_request("gpt-4", 0.5, 0.01, True) == "recorded"  # via the first's writer
+        db.session.remove()
+    assert not follower.leading.is_set()
+    stop_write_relay(first)
+    wait_for_writer(follower)
+    assert follower.leading.is_set()
+    with second.app_context():
+        # The connection to the first writer was told it left, or found closed: the
+        # first record after the change may be written here; the next ones are relayed.
+        statuses = [record_request("gpt-4", 0.5, 0.01, True) for _ in range(3)]
+        assert group_commit().largest_group <= 1
+        db.session.remove()
+    assert statuses == ["recorded"] * 3
+    assert stored_counts(second) == (4, 4)
 
 
 def test_an_unreadable_message_fails_alone(database_url, relay_dir):
@@ -463,14 +470,8 @@ def test_a_writer_that_failed_to_start_is_started_again(database_url, relay_dir,
 
 
 @pytest.mark.slow
-def test_records_sent_while_the_leader_changes_are_all_acknowledged_and_stored(
-    database_url, relay_dir
-):
-    first = migrated_app(database_url, relay_dir)
-    second = make_app(database_url, AUREA_WRITE_RELAY="on", AUREA_RELAY_DIR=relay_dir)
-    leader = start_write_relay(first)
-    wait_for_writer(leader)
-    follower = start_write_relay(second)
+def test_records_sent_while_the_leader_changes_are_all_acknowledged_and_stored(two_workers):
+    first, second, _leader, follower = two_workers
     threads, per_thread = 6, 60
     started = threading.Barrier(threads + 1)
 
@@ -486,20 +487,12 @@ def test_records_sent_while_the_leader_changes_are_all_acknowledged_and_stored(
             finally:
                 db.session.remove()
 
-    try:
-        with ThreadPoolExecutor(threads) as pool:
-            shares = [pool.submit(send, t) for t in range(threads)]
-            started.wait()
-            time.sleep(0.3)
-            stop_write_relay(first)  # the writer leaves while records keep coming
-            statuses = Counter(s for share in shares for s in share.result())
-        assert statuses == {"recorded": threads * per_thread}
-        assert stored_counts(second) == (threads * per_thread,) * 2
-        wait_for_writer(follower)
-    finally:
-        stop_write_relay(first)
-        stop_write_relay(second)
-        for app in (first, second):
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    with ThreadPoolExecutor(threads) as pool:
+        shares = [pool.submit(send, t) for t in range(threads)]
+        started.wait()
+        time.sleep(0.3)
+        stop_write_relay(first)  # the writer leaves while records keep coming
+        statuses = Counter(s for share in shares for s in share.result())
+    assert statuses == {"recorded": threads * per_thread}
+    assert stored_counts(second) == (threads * per_thread,) * 2
+    wait_for_writer(follower)
