@@ -189,6 +189,17 @@ def record_batch(body: dict):
     )
     for (model, success), count in stored.items():
         observe_record(model, success, count)
+    return jsonify(batch_answer(items, statuses))
+
+
+def batch_answer(items: list[dict], statuses: list[str]) -> dict:
+    """The batch's answer, already as RecordBatchResponseSchema dumps it.
+
+    It holds only ints and strs in the schema's shape, which marshmallow would return
+    unchanged (``tests/unit/test_batch_answer.py``), so the view sends it as it is:
+    dumping 500 results field by field was a quarter of the batch endpoint's time in
+    process (``python -m bench.inprocess --profile-batch``).
+    """
     duplicates = statuses.count(records.DUPLICATE)
     return {
         "status": "recorded",

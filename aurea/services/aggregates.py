@@ -62,15 +62,14 @@ class BucketSums:
 Key = tuple[datetime, str, str]
 
 
-def bucket_key(model: str, task: str | None, at: datetime) -> Key:
-    return (floor_to_hour(at), model, task or NO_TASK)
-
-
 def sum_rows(rows: Iterable[tuple[str, str | None, float, float, bool, datetime]]) -> dict:
     """Group (model, task, latency, cost, success, created_at) rows into hourly buckets."""
     buckets: dict[Key, BucketSums] = defaultdict(BucketSums)
+    last_at = hour = None
     for model, task, latency, cost, success, at in rows:
-        buckets[bucket_key(model, task, at)].add(latency, cost, success, at)
+        if at is not last_at:  # a batch's rows share one moment: floor (and hash) it once
+            last_at, hour = at, floor_to_hour(at)
+        buckets[(hour, model, task or NO_TASK)].add(latency, cost, success, at)
     return buckets
 
 

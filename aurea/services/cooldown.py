@@ -41,8 +41,11 @@ def add_health(
     failure older than the lookback is counted in its minute but cannot start a cooldown.
     """
     requests, failures = Counter(), Counter()
+    last_at = minute = None
     for model, success, at in outcomes:
-        key = (floor_to_minute(at), model)
+        if at is not last_at:  # a batch's outcomes share one moment: floor (and hash) it once
+            last_at, minute = at, floor_to_minute(at)
+        key = (minute, model)
         requests[key] += 1
         failures[key] += not success
     cursor.insert_rows(

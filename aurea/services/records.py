@@ -188,10 +188,19 @@ def _store(cursor: DriverCursor, records: list[Record], strict: bool) -> tuple[l
         if unknown:
             register_models(cursor, unknown)
     timestamp = cursor.timestamp
+    stamp = timestamp(at)  # the moment of all but back-filled records: converted once
     inserted = _insert_raw(
         cursor,
         [
-            (r.model, r.task, r.latency, r.cost, r.success, timestamp(w), r.request_id)
+            (
+                r.model,
+                r.task,
+                r.latency,
+                r.cost,
+                r.success,
+                stamp if w is at else timestamp(w),
+                r.request_id,
+            )
             for r, w in zip(fresh, when, strict=True)
         ],
     )
