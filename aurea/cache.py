@@ -90,10 +90,21 @@ class ReadCache:
         with self._lock:
             if generation is not None and generation != self._generation:
                 return
+            now = self.clock()
+            self._entries.pop(key, None)  # a value put again counts as the newest
             if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()  # bounded: clients choose tasks and parameters
-            until = self.clock() + self.ttl
+                self._make_room(now)
+            until = now + self.ttl
             self._entries[key] = (until if expires is None else min(until, expires), value)
+
+    def _make_room(self, now: float) -> None:
+        """Bounded (clients choose tasks and parameters): drop what has expired, else the
+        oldest entry. Many distinct select queries then cost their own answers, not the
+        inputs every select shares (those are read again on their next use at worst)."""
+        for stale in [k for k, (until, _) in self._entries.items() if until <= now]:
+            del self._entries[stale]
+        if len(self._entries) >= MAX_ENTRIES:
+            del self._entries[next(iter(self._entries))]  # dicts keep insertion order
 
     def clear(self) -> None:
         with self._lock:

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from aurea.cache import ReadCache
+from aurea.cache import MAX_ENTRIES, ReadCache
 
 
 def test_threads_missing_the_same_key_compute_it_once():
@@ -78,3 +78,27 @@ def test_a_value_derived_from_another_expires_with_it():
     cache.put("answer", "a", expires=cache.expires_at("inputs"))
     now[0] = 10.5
     assert cache.get("inputs") is None and cache.get("answer") is None
+
+
+def test_a_full_cache_drops_expired_entries_first_then_only_the_oldest():
+    cache = ReadCache(10.0)
+    now = [0.0]
+    cache.clock = lambda: now[0]
+    cache.put("short-lived", "s", expires=1.0)
+    for i in range(MAX_ENTRIES - 1):
+        cache.put(i, i)
+    now[0] = 2.0  # "short-lived" has expired: it makes the room
+    cache.put("new", "n")
+    assert cache.get("new") == "n" and all(cache.get(i) == i for i in range(MAX_ENTRIES - 1))
+    cache.put("newer", "n2")  # nothing expired: only the oldest entry goes
+    assert cache.get(0) is None
+    assert cache.get("newer") == "n2" and all(cache.get(i) == i for i in range(1, MAX_ENTRIES - 1))
+
+
+def test_a_value_put_again_counts_as_the_newest_when_room_is_made():
+    cache = ReadCache(10.0)
+    for i in range(MAX_ENTRIES):
+        cache.put(i, i)
+    cache.put(0, "again")
+    cache.put("new", "n")
+    assert cache.get(0) == "again" and cache.get(1) is None
