@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from aurea.extensions import db
+from aurea.write_metrics import observe_commit, observe_writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -196,10 +197,13 @@ def write_transaction() -> Iterator[Any]:
                 if dialect.name == "sqlite":
                     cursor.execute("BEGIN IMMEDIATE")
                 yield cursor
+                started = time.perf_counter()
                 connection.commit()
+                committed = time.perf_counter() - started
             except BaseException:
                 _quietly(connection.rollback)
                 raise
+        observe_commit(committed)  # once the lock is released: not part of its hold
     except dialect.loaded_dbapi.Error as error:
         # Also when connecting failed: the database is down, or the budget is spent.
         disconnected = connection is not None and dialect.is_disconnect(
@@ -258,6 +262,8 @@ def sqlite_writer_lock(engine: Engine) -> Iterator[None]:
         fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o666)  # umask applies
     except OSError as error:  # e.g. created by another user: answered like a lost database
         raise sa.exc.OperationalError("open writer lock", None, error) from error
+    asked = time.perf_counter()
+    locked = None
     try:
         delay = LOCK_RETRY_FIRST
         while True:
@@ -271,9 +277,12 @@ def sqlite_writer_lock(engine: Engine) -> Iterator[None]:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, LOCK_RETRY_CAP)
+        locked = time.perf_counter()
         yield
     finally:
         os.close(fd)  # releases the lock
+        if locked is not None:
+            observe_writer_lock(locked - asked, time.perf_counter() - locked)
 
 
 def _db_timeout() -> float:

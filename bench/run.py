@@ -26,6 +26,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from bench.load import bulk_load
@@ -196,6 +197,36 @@ def measure(base_url: str, path: str, script: str | None, rows_per_request: int)
     return {**median, "rows_per_s": rows, "runs_rps": [r["rps"] for r in runs]}
 
 
+WRITE_METRICS = {
+    "records per commit": "aurea_write_group_records",
+    "COMMIT ms": "aurea_write_commit_seconds",
+    "writer lock wait ms": "aurea_sqlite_writer_lock_wait_seconds",
+    "writer lock held ms": "aurea_sqlite_writer_lock_held_seconds",
+}
+
+
+def write_totals(base_url: str) -> dict[str, tuple[float, float]]:
+    """(sum, count) of each write-path histogram, summed over the workers (and the writer)."""
+    text = requests.get(f"{base_url}/metrics", timeout=30).text
+    totals = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in WRITE_METRICS.values():
+            found = {s.name: s.value for s in family.samples}
+            totals[family.name] = (found[f"{family.name}_sum"], found[f"{family.name}_count"])
+    return totals
+
+
+def write_means(before: dict, after: dict) -> dict[str, float | None]:
+    """Mean of each write-path histogram between two scrapes (ms for times)."""
+    means = {}
+    for label, name in WRITE_METRICS.items():
+        total = after.get(name, (0.0, 0.0))[0] - before.get(name, (0.0, 0.0))[0]
+        count = after.get(name, (0.0, 0.0))[1] - before.get(name, (0.0, 0.0))[1]
+        scale = 1.0 if name == "aurea_write_group_records" else 1000.0
+        means[label] = total / count * scale if count else None
+    return means
+
+
 def bench_one(kind: str, base: str, size: int, port: int) -> dict:
     url, drop = fresh_database(kind, base)
     try:
@@ -208,10 +239,13 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
         process = start_gunicorn(url, port)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            results = {
-                name: measure(base_url, path, script, rows)
-                for name, _method, path, script, rows in ENDPOINTS
-            }
+            results = {}
+            for name, _method, path, script, rows in ENDPOINTS:
+                before = write_totals(base_url) if name == "record" else None
+                results[name] = measure(base_url, path, script, rows)
+                if before is not None:
+                    # What the write path did under single records, warm-up included.
+                    writes = write_means(before, write_totals(base_url))
             peak, writer_peak = peak_rss(process.pid)
         finally:
             stop(process)
@@ -228,6 +262,7 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
         "peak_worker_rss_mb": peak,
         "peak_writer_rss_mb": writer_peak,
         "endpoints": results,
+        "record_writes": writes,
     }
 
 
@@ -257,6 +292,19 @@ def table(runs: list[dict]) -> str:
         lines.append(
             f"| {run['database']} | {run['rows']:,} | {peak:.1f} | {writer} | {load:.1f} |"
         )
+    lines += [
+        "",
+        "Write path during the single-record runs (means, from `/metrics`):",
+        "",
+        "| database | rows | " + " | ".join(WRITE_METRICS) + " |",
+        "| --- | ---: | " + " | ".join("---:" for _ in WRITE_METRICS) + " |",
+    ]
+    for run in runs:
+        means = run["record_writes"]
+        cells = " | ".join(
+            "" if means[label] is None else f"{means[label]:.2f}" for label in WRITE_METRICS
+        )
+        lines.append(f"| {run['database']} | {run['rows']:,} | {cells} |")
     by = {(r["database"], r["rows"]): r for r in runs}
     lines += [
         "",

@@ -18,6 +18,7 @@ from aurea.services.cooldown import add_health
 from aurea.services.driver_sql import DriverCursor
 from aurea.services.group_commit import Job, group_commit
 from aurea.services.write_relay import write_relay
+from aurea.write_metrics import observe_group
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
@@ -153,7 +154,9 @@ def write_group(take: Callable[[], list[Job]]) -> None:
                     job.finish(error=refused)
                     continue
             accepted.append(job)
-        statuses, present = _store(cursor, [r for job in accepted for r in job.records], strict)
+        group = [r for job in accepted for r in job.records]
+        statuses, present = _store(cursor, group, strict)
+    observe_group(len(group))
     # Committed. This worker's cached answers must not predate its own writes.
     read_cache().clear()
     # Registered for good (Aurea never deletes a model): later records skip the insert.

@@ -292,7 +292,8 @@ class WriteRelay:
 
     def _start_writer(self, lock_fd: int) -> subprocess.Popen:
         env = {**os.environ, "AUREA_DATABASE_URL": self.app.config["SQLALCHEMY_DATABASE_URI"]}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the writer serves no /metrics
+        # PROMETHEUS_MULTIPROC_DIR stays: the writer serves no /metrics, but its write
+        # metrics (aurea.write_metrics) go to files there, which the workers' scrapes merge.
         # Run from this worker's folder (a relative SQLite path means the same file there),
         # finding the aurea package where this worker found it.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (PROJECT_ROOT, env.get("PYTHONPATH")) if p)

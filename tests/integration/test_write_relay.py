@@ -21,6 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from flask_migrate import upgrade
+from prometheus_client.parser import text_string_to_metric_families
 
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
@@ -399,6 +400,7 @@ def test_gunicorn_workers_with_the_relay_on_acknowledge_every_record_once(
             time.sleep(0.05)
         with ThreadPoolExecutor(clients) as pool:
             statuses = Counter(s for share in pool.map(send, range(clients)) for s in share)
+        metrics = requests.get(f"{base_url}/metrics", timeout=30).text
     # Every request id was sent twice: stored once, answered "duplicate" the second time.
     assert statuses == {
         "recorded": clients * per_client // 2,
@@ -411,6 +413,16 @@ def test_gunicorn_workers_with_the_relay_on_acknowledge_every_record_once(
     assert written, log
     assert int(written.group(1)) >= clients * per_client // 4
     assert int(written.group(2)) <= int(written.group(1))
+    # The writer's write metrics reach the workers' scrape: every request's records went
+    # through exactly one write transaction, the writer's or a worker's.
+    groups = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name.startswith("aurea_write_group_records_")
+    }
+    assert groups["aurea_write_group_records_sum"] == clients * per_client
+    assert groups["aurea_write_group_records_count"] >= int(written.group(2))
 
 
 def test_a_request_whose_budget_is_spent_is_not_written_and_does_not_fail_the_others(
