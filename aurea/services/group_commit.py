@@ -16,6 +16,11 @@ the group. The others find theirs done when their turn comes and return at once.
 thread per worker (gunicorn's sync workers) every group holds one job: the plain
 transaction.
 
+A request waits for the write lock no longer than its database budget: if its job is still
+queued then, it is withdrawn (nothing of it was written) and the request fails with
+:class:`GroupWaitTimeout`; if the thread writing a group has taken it already, the request
+waits for that commit, which that writer's own budget bounds.
+
 A job that fails on its own (an unregistered model in strict mode) fails alone; an error
 of the transaction itself (the database went away) fails every job of the group, and
 their clients get the same 503 and retry. An error before the queue was taken (the
@@ -35,6 +40,10 @@ from flask import Flask, current_app
 EXTENSION_KEY = "aurea_group_commit"
 
 
+class GroupWaitTimeout(TimeoutError):
+    """The request's budget ran out while its job waited, unwritten, for the write lock."""
+
+
 @dataclass(eq=False)
 class Job:
     """One request's records and, once its group is written, their statuses or an error."""
@@ -43,6 +52,7 @@ class Job:
     batch: bool
     statuses: list[str] | None = None
     error: BaseException | None = None
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def done(self) -> bool:
@@ -50,6 +60,7 @@ class Job:
 
     def finish(self, statuses: list[str] | None = None, error: BaseException | None = None):
         self.statuses, self.error = statuses, error
+        self.finished.set()
 
 
 # write(take) opens a transaction, calls take() for the jobs to store, stores those it
@@ -66,12 +77,25 @@ class GroupCommit:
     pending: list[Job] = field(default_factory=list)
     largest_group: int = 0
 
-    def submit(self, job: Job, write: Writer) -> list[str]:
+    def submit(self, job: Job, write: Writer, timeout: float | None = None) -> list[str]:
+        """Store ``job`` in the next group; wait for the write lock ``timeout`` seconds at
+        most (None: no limit)."""
         with self.queue_lock:
             self.pending.append(job)
-        with self.write_lock:
-            if not job.done:
-                self._write(job, write)
+        if self.write_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            try:
+                if not job.done:
+                    self._write(job, write)
+            finally:
+                self.write_lock.release()
+        else:
+            with self.queue_lock:  # checked and withdrawn at once: no writer takes it between
+                waiting = any(other is job for other in self.pending)
+                if waiting:
+                    self.pending = [other for other in self.pending if other is not job]
+            if waiting:
+                raise GroupWaitTimeout("no turn to write before the request's budget ran out")
+            job.finished.wait()  # taken by the group being written: its commit decides
         if job.error is not None:
             raise job.error
         assert job.statuses is not None

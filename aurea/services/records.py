@@ -6,17 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from flask import current_app
 
 from aurea.cache import read_cache
 from aurea.clock import now
-from aurea.database import end_read_transaction, write_transaction
+from aurea.database import end_read_transaction, time_left, write_transaction
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.services.aggregates import add_to_aggregates, sum_rows
 from aurea.services.cooldown import add_health
 from aurea.services.driver_sql import DriverCursor
-from aurea.services.group_commit import Job, group_commit
+from aurea.services.group_commit import GroupWaitTimeout, Job, group_commit
 from aurea.services.write_relay import write_relay
 from aurea.write_metrics import observe_group
 
@@ -132,7 +133,10 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
         if statuses is not None:
             read_cache().clear()  # committed by the leader: answers here must not predate it
             return statuses
-    return group_commit().submit(Job(records, batch), write_group)
+    try:
+        return group_commit().submit(Job(records, batch), write_group, timeout=time_left())
+    except GroupWaitTimeout as error:  # answered like a database that did not answer in time
+        raise sa.exc.OperationalError("group commit", None, error) from error
 
 
 def write_group(take: Callable[[], list[Job]]) -> None:

@@ -1,5 +1,7 @@
 """Records of requests that arrive together share one transaction, on both databases."""
 
+import time
+
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
@@ -81,3 +83,27 @@ def test_rows_with_request_ids_are_inserted_in_chunks(ctx, monkeypatch):
     assert record_requests(batch) == ["recorded"] * 4 + ["duplicate"] * 2
     assert record_requests(batch[:1]) == ["duplicate"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric)) == 4
+
+
+def test_a_record_waiting_behind_another_group_past_its_budget_gets_a_503_and_is_not_stored(
+    database_url,
+):
+    app = make_app(database_url, AUREA_DB_TIMEOUT=0.3)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        gc = group_commit()
+    gc.write_lock.acquire()  # a group of this worker is being written, and takes too long
+    try:
+        started = time.monotonic()
+        response = app.test_client().post(
+            "/router/record", json={"model": "gpt-4", "latency": 0.5, "cost": 0.01, "success": True}
+        )
+        waited = time.monotonic() - started
+    finally:
+        gc.write_lock.release()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert 0.3 <= waited < 2
+    assert gc.pending == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric)) == 0

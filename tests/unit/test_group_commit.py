@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from aurea.services.group_commit import GroupCommit, Job
+from aurea.services.group_commit import GroupCommit, GroupWaitTimeout, Job
 from tests.support.queued import run_queued
 
 
@@ -156,3 +156,57 @@ def test_a_writer_that_never_takes_the_queue_does_not_leave_its_job_waiting():
     with pytest.raises(RuntimeError):
         gc.submit(Job(["own"], False), lambda take: None)
     assert not gc.pending
+
+
+def test_a_job_still_queued_when_its_budget_runs_out_is_withdrawn_and_never_written():
+    written = []
+
+    def write(take):
+        for job in take():
+            written.append(job.records)
+            job.finish(["ok"])
+
+    gc = GroupCommit()
+    gc.write_lock.acquire()  # another request's group is being written
+    started = time.monotonic()
+    with pytest.raises(GroupWaitTimeout):
+        gc.submit(Job(["late"], False), write, timeout=0.05)
+    assert 0.05 <= time.monotonic() - started < 1
+    assert gc.pending == []
+    gc.write_lock.release()
+    assert gc.submit(Job(["next"], False), write) == ["ok"]
+    assert written == [["next"]]
+
+
+def test_a_job_taken_by_the_group_being_written_waits_for_that_commit_past_its_budget():
+    gc = GroupCommit()
+    writing, taken, go_on = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_write(take):
+        writing.set()
+        deadline = time.monotonic() + 5
+        while len(gc.pending) < 2 and time.monotonic() < deadline:  # the follower queued
+            time.sleep(0.001)
+        group = take()
+        taken.set()
+        go_on.wait(5)  # the commit outlasts the follower's budget
+        for job in group:
+            job.finish(["committed"])
+
+    outcomes = {}
+
+    def submit(name, **timeout):
+        outcomes[name] = gc.submit(Job([name], False), slow_write, **timeout)
+
+    leader = threading.Thread(target=submit, args=("leader",))
+    leader.start()
+    assert writing.wait(5)
+    follower = threading.Thread(target=submit, args=("follower",), kwargs={"timeout": 0.05})
+    follower.start()
+    assert taken.wait(5)
+    time.sleep(0.2)  # well past its 0.05 s budget: still waiting for the commit
+    assert "follower" not in outcomes and follower.is_alive()
+    go_on.set()
+    follower.join(5)
+    leader.join(5)
+    assert outcomes == {"leader": ["committed"], "follower": ["committed"]}
