@@ -2,8 +2,9 @@
 
 For each database (SQLite, and PostgreSQL when AUREA_BENCH_POSTGRES_URL is set) and each
 size (1,000 and 1,000,000 preloaded rows over 5 models and 90 days) it starts gunicorn with
-the production config (2 workers), warms up, and takes the median of 3 wrk runs per
-endpoint. It writes bench/results.md and bench/results.json and prints the table. It never
+the production config (2 workers), warms up, and measures each endpoint in 3 rounds of a wrk
+run of the yardstick then one of the endpoint: the median run, and the median of the rounds'
+ratios. It writes bench/results.md and bench/results.json and prints the table. It never
 fails on a number: it reports.
 
 Environment: BENCH_DURATION (seconds per run, default 5), BENCH_CONNECTIONS (default 8),
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -38,16 +40,13 @@ DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,1000000").split(",")]
 WORKERS = 2
+YARDSTICK = "/bench/hello"
 # name, method, path, wrk script, rows stored per request
 ENDPOINTS = [
-    ("yardstick", "GET", "/bench/hello", None, 0),
     ("select", "GET", "/router/select", None, 0),
     ("metrics", "GET", "/router/metrics", None, 0),
     ("record", "POST", "/router/record", "record.lua", 1),
     ("batch", "POST", "/router/records", "records.lua", 500),
-    # The yardstick again at the end: a burst of background work on this shared machine
-    # (a checkpoint after the bulk load, another job) can hit either measurement.
-    ("yardstick (end)", "GET", "/bench/hello", None, 0),
 ]
 
 
@@ -190,11 +189,34 @@ def wrk(url: str, script: str | None, duration: int) -> dict:
 
 
 def measure(base_url: str, path: str, script: str | None, rows_per_request: int) -> dict:
+    """Three rounds, each a wrk run of the yardstick and then one of ``path``.
+
+    The endpoint's figures are its median run's; its ratio is the median of the three
+    rounds' ratios, each to the yardstick run just before it: this machine's speed drifts
+    by up to a third within minutes, but little between two adjacent runs of 5 s.
+    """
     wrk(base_url + path, script, 1)  # warm-up
-    runs = [wrk(base_url + path, script, DURATION) for _ in range(3)]
+    yardsticks, runs = [], []
+    for _ in range(3):
+        yardsticks.append(wrk(base_url + YARDSTICK, None, DURATION))
+        runs.append(wrk(base_url + path, script, DURATION))
     median = sorted(runs, key=lambda r: r["rps"])[1]
     rows = median["rps"] * rows_per_request if rows_per_request else None
-    return {**median, "rows_per_s": rows, "runs_rps": [r["rps"] for r in runs]}
+    ratio = statistics.median(r["rps"] / y["rps"] for r, y in zip(runs, yardsticks, strict=True))
+    return {
+        **median,
+        "rows_per_s": rows,
+        "ratio": ratio,
+        "runs_rps": [r["rps"] for r in runs],
+        "yardstick_runs": yardsticks,
+    }
+
+
+def yardstick_summary(results: dict) -> dict:
+    """The yardstick's row: its median run over all the rounds of this size."""
+    runs = [y for r in results.values() for y in r["yardstick_runs"]]
+    median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+    return {**median, "rows_per_s": None, "ratio": 1.0, "runs_rps": [r["rps"] for r in runs]}
 
 
 WRITE_METRICS = {
@@ -239,6 +261,7 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
         process = start_gunicorn(url, port)
         try:
             base_url = f"http://127.0.0.1:{port}"
+            wrk(base_url + YARDSTICK, None, 1)  # warm-up
             results = {}
             for name, _method, path, script, rows in ENDPOINTS:
                 before = write_totals(base_url) if name == "record" else None
@@ -251,10 +274,7 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
             stop(process)
     finally:
         drop()
-    # Ratios are to the better of the two yardstick measurements: the machine's capacity.
-    yard = max(results["yardstick"]["rps"], results["yardstick (end)"]["rps"])
-    for r in results.values():
-        r["ratio"] = r["rps"] / yard if yard else None
+    results = {"yardstick": yardstick_summary(results), **results}
     return {
         "database": kind,
         "rows": size,
@@ -268,8 +288,8 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
 
 def table(runs: list[dict]) -> str:
     lines = [
-        "| database | rows | endpoint | req/s | ratio to yardstick | rows/s | p50 ms | p99 ms "
-        "| non-2xx |",
+        "| database | rows | endpoint | req/s | ratio to yardstick beside it | rows/s "
+        "| p50 ms | p99 ms | non-2xx |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
@@ -345,7 +365,8 @@ def main() -> None:
     (ROOT / "bench" / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
     text = (
         f"# Benchmark results\n\n{meta['when']}, `make bench`: {WORKERS} gunicorn workers, "
-        f"wrk with {CONNECTIONS} connections, median of 3 runs of {DURATION} s after a warm-up, "
+        f"wrk with {CONNECTIONS} connections, 3 rounds of {DURATION} s runs of the yardstick and "
+        f"then the endpoint after a warm-up (median run; median of the rounds' ratios), "
         f"{meta['cpus']} CPUs.\n\n" + table(runs) + "\n"
     )
     (ROOT / "bench" / "results.md").write_text(text)
