@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
@@ -36,7 +37,8 @@ class ReadCache:
         self, ttl_seconds: float, snapshot: Callable[[], int | None] | None = None
     ) -> None:
         self.ttl = ttl_seconds
-        self._entries: dict[Hashable, tuple[float, object]] = {}
+        # In order of use (put or hit), least recent first.
+        self._entries: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
         self._lock = threading.Lock()
         self._computing = [threading.Lock() for _ in range(self.STRIPES)]
         self._generation = 0
@@ -73,6 +75,9 @@ class ReadCache:
         """The live value under ``key``, or None (also when caching is off)."""
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self.clock():
+            with self._lock:  # used: the last to go when room is made
+                if key in self._entries:
+                    self._entries.move_to_end(key)
             return entry[1]
         return None
 
@@ -91,7 +96,7 @@ class ReadCache:
             if generation is not None and generation != self._generation:
                 return
             now = self.clock()
-            self._entries.pop(key, None)  # a value put again counts as the newest
+            self._entries.pop(key, None)  # a value put again counts as just used
             if len(self._entries) >= MAX_ENTRIES:
                 self._make_room(now)
             until = now + self.ttl
@@ -99,12 +104,12 @@ class ReadCache:
 
     def _make_room(self, now: float) -> None:
         """Bounded (clients choose tasks and parameters): drop what has expired, else the
-        oldest entry. Many distinct select queries then cost their own answers, not the
-        inputs every select shares (those are read again on their next use at worst)."""
+        least recently used entry. Many distinct select queries then cost their own answers,
+        not the inputs every select uses (read again on their next use at worst)."""
         for stale in [k for k, (until, _) in self._entries.items() if until <= now]:
             del self._entries[stale]
         if len(self._entries) >= MAX_ENTRIES:
-            del self._entries[next(iter(self._entries))]  # dicts keep insertion order
+            self._entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

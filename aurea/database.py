@@ -39,7 +39,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from aurea.extensions import db
-from aurea.write_metrics import observe_commit, observe_writer_lock
+from aurea.write_metrics import (
+    observe_commit,
+    observe_writer_lock_held,
+    observe_writer_lock_wait,
+)
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +276,7 @@ def sqlite_writer_lock(engine: Engine) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
+                    observe_writer_lock_wait(time.perf_counter() - asked)
                     raise sa.exc.OperationalError(
                         "flock", None, sqlite3.OperationalError("database is locked")
                     ) from None
@@ -282,7 +287,8 @@ def sqlite_writer_lock(engine: Engine) -> Iterator[None]:
     finally:
         os.close(fd)  # releases the lock
         if locked is not None:
-            observe_writer_lock(locked - asked, time.perf_counter() - locked)
+            observe_writer_lock_wait(locked - asked)
+            observe_writer_lock_held(time.perf_counter() - locked)
 
 
 def _db_timeout() -> float:

@@ -8,8 +8,9 @@
 This machine's speed drifts by a third within minutes, so two `make bench` runs cannot show a
 10 % change. Each round here measures the yardstick and then the endpoint (wrk as in
 ``make bench``, 5 s each) on the same gunicorn, and prints their ratio; with ``--vs``, each
-round does that for the current settings and then for the settings given (gunicorn restarted
-with those variables, on its own fresh database), so drift hits both alike. It prints the
+round does that for the current settings and for the settings given (gunicorn restarted with
+those variables, on its own fresh database), the two in turn going first, so drift hits both
+alike. It prints the
 median ratio of each. Nothing is written to bench/results.*.
 """
 
@@ -27,6 +28,8 @@ from config import normalize_database_url
 
 SCRIPTS = {path: script for _name, _method, path, script, _rows in ENDPOINTS if script}
 PORT = 8125
+# Set by start_gunicorn for every run: a --vs of these would be silently overridden.
+FIXED = ("AUREA_DATABASE_URL", "PORT", "WEB_CONCURRENCY", "AUREA_ACCESS_LOG")
 
 
 def round_ratio(path: str, env: dict[str, str], url: str, seconds: int) -> tuple[float, float]:
@@ -58,6 +61,9 @@ def main() -> None:
     parser.add_argument("--vs", metavar="NAME=VALUE", action="append", default=[])
     parser.add_argument("--postgres", metavar="URL", help="run on fresh schemas there")
     args = parser.parse_args()
+    for pair in args.vs:
+        if "=" not in pair or pair.split("=", 1)[0] in FIXED:
+            parser.error(f"--vs {pair}: give NAME=VALUE, NAME not one of {', '.join(FIXED)}")
     kind, base = (
         ("postgresql", normalize_database_url(args.postgres))
         if args.postgres
@@ -80,7 +86,9 @@ def main() -> None:
             engine.dispose()
         ratios: dict[str, list[float]] = {name: [] for name in settings}
         for i in range(args.rounds):
-            for name, env in settings.items():
+            # Each setting goes first in every other round: a steady drift favours neither.
+            order = list(settings.items())
+            for name, env in order if i % 2 == 0 else order[::-1]:
                 yardstick, endpoint = round_ratio(args.path, env, databases[name][0], args.seconds)
                 ratios[name].append(endpoint / yardstick)
                 print(

@@ -202,7 +202,9 @@ def measure(base_url: str, path: str, script: str | None, rows_per_request: int)
         runs.append(wrk(base_url + path, script, DURATION))
     median = sorted(runs, key=lambda r: r["rps"])[1]
     rows = median["rps"] * rows_per_request if rows_per_request else None
-    ratio = statistics.median(r["rps"] / y["rps"] for r, y in zip(runs, yardsticks, strict=True))
+    ratio = statistics.median(
+        r["rps"] / y["rps"] if y["rps"] else 0.0 for r, y in zip(runs, yardsticks, strict=True)
+    )
     return {
         **median,
         "rows_per_s": rows,

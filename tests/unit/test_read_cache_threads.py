@@ -80,25 +80,41 @@ def test_a_value_derived_from_another_expires_with_it():
     assert cache.get("inputs") is None and cache.get("answer") is None
 
 
-def test_a_full_cache_drops_expired_entries_first_then_only_the_oldest():
+def test_a_full_cache_drops_expired_entries_first_then_only_the_least_recently_used():
     cache = ReadCache(10.0)
     now = [0.0]
     cache.clock = lambda: now[0]
     cache.put("short-lived", "s", expires=1.0)
     for i in range(MAX_ENTRIES - 1):
         cache.put(i, i)
+
+    def kept(key) -> bool:  # without reading it, which would count as a use
+        return cache.expires_at(key) is not None
+
     now[0] = 2.0  # "short-lived" has expired: it makes the room
     cache.put("new", "n")
-    assert cache.get("new") == "n" and all(cache.get(i) == i for i in range(MAX_ENTRIES - 1))
-    cache.put("newer", "n2")  # nothing expired: only the oldest entry goes
-    assert cache.get(0) is None
-    assert cache.get("newer") == "n2" and all(cache.get(i) == i for i in range(1, MAX_ENTRIES - 1))
+    assert kept("new") and all(kept(i) for i in range(MAX_ENTRIES - 1))
+    cache.put("newer", "n2")  # nothing expired: only the least recently used entry goes
+    assert not kept(0)
+    assert kept("new") and kept("newer") and all(kept(i) for i in range(1, MAX_ENTRIES - 1))
 
 
-def test_a_value_put_again_counts_as_the_newest_when_room_is_made():
+def test_a_value_put_again_or_read_counts_as_just_used_when_room_is_made():
     cache = ReadCache(10.0)
     for i in range(MAX_ENTRIES):
         cache.put(i, i)
     cache.put(0, "again")
+    assert cache.get(1) == 1  # e.g. the inputs every select answer is built from
     cache.put("new", "n")
-    assert cache.get(0) == "again" and cache.get(1) is None
+    cache.put("newer", "n")
+    assert cache.get(0) == "again" and cache.get(1) == 1
+    assert cache.get(2) is None and cache.get(3) is None
+
+
+def test_the_shared_inputs_survive_many_distinct_answers_that_read_them():
+    cache = ReadCache(10.0)
+    cache.put("inputs", "i")
+    for i in range(3 * MAX_ENTRIES):  # each distinct query reads the inputs, then is kept
+        assert cache.get("inputs") == "i"
+        cache.put(("answer", i), i)
+    assert cache.get("inputs") == "i"
