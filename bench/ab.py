@@ -17,7 +17,6 @@ median ratio of each. Nothing is written to bench/results.*.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 
 import sqlalchemy as sa
@@ -34,13 +33,7 @@ FIXED = ("AUREA_DATABASE_URL", "PORT", "WEB_CONCURRENCY", "AUREA_ACCESS_LOG")
 
 def round_ratio(path: str, env: dict[str, str], url: str, seconds: int) -> tuple[float, float]:
     """Start gunicorn with ``env`` on ``url``; return (yardstick req/s, endpoint req/s)."""
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        process = start_gunicorn(url, PORT)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    process = start_gunicorn(url, PORT, env)
     try:
         base = f"http://127.0.0.1:{PORT}"
         wrk(base + path, SCRIPTS.get(path), 1)  # warm-up

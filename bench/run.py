@@ -90,9 +90,12 @@ def migrate(url: str) -> None:
     )
 
 
-def start_gunicorn(url: str, port: int) -> subprocess.Popen:
+def start_gunicorn(
+    url: str, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
+        **(extra_env or {}),
         "AUREA_DATABASE_URL": url,
         "PORT": str(port),
         "WEB_CONCURRENCY": str(WORKERS),

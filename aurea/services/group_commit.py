@@ -89,11 +89,7 @@ class GroupCommit:
             finally:
                 self.write_lock.release()
         else:
-            with self.queue_lock:  # checked and withdrawn at once: no writer takes it between
-                waiting = any(other is job for other in self.pending)
-                if waiting:
-                    self.pending = [other for other in self.pending if other is not job]
-            if waiting:
+            if self._withdraw(job):
                 raise GroupWaitTimeout("no turn to write before the request's budget ran out")
             job.finished.wait()  # taken by the group being written: its commit decides
         if job.error is not None:
@@ -132,9 +128,14 @@ class GroupCommit:
                 if not other.done:
                     other.finish(error=RuntimeError("job left unfinished by its group"))
 
-    def _withdraw(self, job: Job) -> None:
+    def _withdraw(self, job: Job) -> bool:
+        """Take ``job`` out of the queue; True if it was still there (checked and withdrawn
+        at once: no writer can take it in between)."""
         with self.queue_lock:
-            self.pending = [other for other in self.pending if other is not job]
+            kept = [other for other in self.pending if other is not job]
+            queued = len(kept) < len(self.pending)
+            self.pending = kept
+        return queued
 
 
 def init_group_commit(app: Flask) -> None:

@@ -4,20 +4,12 @@ import pytest
 import sqlalchemy as sa
 
 from aurea.extensions import db
-from aurea.models import ModelStatsHourly, RequestMetric
+from tests.support.counts import stored_counts
 
 
 def item(i: int, **changes) -> dict:
     body = {"model": f"m{i % 3}", "latency": 0.1 * (i + 1), "cost": 0.001, "success": True}
     return {**body, **changes}
-
-
-def counts(app) -> tuple[int, int]:
-    with app.app_context():
-        raw = db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric))
-        aggregated = db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests))) or 0
-        db.session.remove()
-    return raw, aggregated
 
 
 def test_repeated_request_id_is_acknowledged_as_duplicate_and_counted_once(app, client):
@@ -27,13 +19,13 @@ def test_repeated_request_id_is_acknowledged_as_duplicate_and_counted_once(app, 
     assert first.get_json() == {"status": "recorded", "model": "m0"}
     assert second.status_code == 200
     assert second.get_json() == {"status": "duplicate", "model": "m0"}
-    assert counts(app) == (1, 1)
+    assert stored_counts(app) == (1, 1)
 
 
 def test_records_without_request_id_are_never_deduplicated(app, client):
     client.post("/router/record", json=item(0))
     client.post("/router/record", json=item(0))
-    assert counts(app) == (2, 2)
+    assert stored_counts(app) == (2, 2)
 
 
 @pytest.mark.parametrize("request_id", ["", "x" * 129, "bad\nid", 42])
@@ -49,7 +41,7 @@ def test_batch_stores_every_record_and_reports_each(app, client):
     body = response.get_json()
     assert (body["status"], body["recorded"], body["duplicates"]) == ("recorded", 5, 0)
     assert [r["index"] for r in body["results"]] == [0, 1, 2, 3, 4]
-    assert counts(app) == (5, 5)
+    assert stored_counts(app) == (5, 5)
     metrics = client.get("/router/metrics").get_json()
     assert metrics["m0"]["total_requests"] == 2
     assert metrics["m0"]["average_latency"] == pytest.approx((0.1 + 0.4) / 2)
@@ -62,7 +54,7 @@ def test_batch_with_a_bad_item_names_it_by_index_and_stores_nothing(app, client)
     errors = response.get_json()["errors"]["json"]["records"]
     assert set(errors) == {"1", "3"}
     assert "latency" in errors["1"] and "success" in errors["3"]
-    assert counts(app) == (0, 0)
+    assert stored_counts(app) == (0, 0)
 
 
 @pytest.mark.parametrize("size", [0, 1001])
@@ -70,13 +62,13 @@ def test_batch_size_must_be_between_one_and_a_thousand(app, client, size):
     response = client.post("/router/records", json={"records": [item(0)] * size})
     assert response.status_code == 422
     assert "records" in response.get_json()["errors"]["json"]
-    assert counts(app) == (0, 0)
+    assert stored_counts(app) == (0, 0)
 
 
 def test_batch_of_a_thousand_is_accepted(app, client):
     response = client.post("/router/records", json={"records": [item(i) for i in range(1000)]})
     assert response.status_code == 200
-    assert counts(app) == (1000, 1000)
+    assert stored_counts(app) == (1000, 1000)
 
 
 def test_batch_request_ids_deduplicate_within_and_across_batches(app, client):
@@ -90,7 +82,7 @@ def test_batch_request_ids_deduplicate_within_and_across_batches(app, client):
         "recorded",
     ]
     assert (body["recorded"], body["duplicates"]) == (2, 2)
-    assert counts(app) == (3, 3)
+    assert stored_counts(app) == (3, 3)
 
 
 def test_batch_is_all_or_none_when_the_database_refuses_a_row(app, client, monkeypatch):
@@ -105,7 +97,7 @@ def test_batch_is_all_or_none_when_the_database_refuses_a_row(app, client, monke
     monkeypatch.setattr(records_service, "add_to_aggregates", fail_after_raw_insert)
     response = client.post("/router/records", json={"records": [item(i) for i in range(3)]})
     assert response.status_code == 503
-    assert counts(app) == (0, 0)
+    assert stored_counts(app) == (0, 0)
 
 
 @pytest.mark.parametrize("path", ["/router/record", "/router/records"])
@@ -129,7 +121,7 @@ def test_a_driver_error_mid_transaction_answers_503_and_stores_nothing(
     response = client.post(path, json=body)
     assert response.status_code == 503
     assert response.headers["Retry-After"]
-    assert counts(app) == (0, 0)
+    assert stored_counts(app) == (0, 0)
     monkeypatch.undo()
     assert client.post(path, json=body).status_code == 200  # the pooled connection still works
-    assert counts(app)[0] in (1, 3)
+    assert stored_counts(app)[0] in (1, 3)

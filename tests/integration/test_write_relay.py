@@ -24,7 +24,7 @@ from flask_migrate import upgrade
 from prometheus_client.parser import text_string_to_metric_families
 
 from aurea.extensions import db
-from aurea.models import ModelStatsHourly, RequestMetric
+from aurea.models import ModelStatsHourly
 from aurea.services import records as records_service
 from aurea.services import write_relay as write_relay_module
 from aurea.services.group_commit import group_commit
@@ -42,6 +42,7 @@ from aurea.services.write_relay import (
 )
 from config import MIGRATIONS_DIR
 from tests.conftest import make_app
+from tests.support.counts import stored_counts
 from tests.support.server import gunicorn_server
 
 UNKNOWN = "Unknown model (AUREA_STRICT_MODELS is on: register it with POST /router/models)."
@@ -110,15 +111,6 @@ def two_workers(database_url, relay_dir):
     for app in (first, second):
         stop_write_relay(app)
         dispose(app)
-
-
-def stored_counts(app) -> tuple[int, int]:
-    """(raw rows, requests counted in the hourly aggregates)."""
-    with app.app_context():
-        raw = db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric))
-        counted = db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests))) or 0
-        db.session.remove()
-    return raw, counted
 
 
 def test_records_handed_to_the_writer_are_committed_there_and_acknowledged(relayed):
