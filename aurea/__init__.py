@@ -6,10 +6,11 @@ from flask import Flask
 from flask_smorest import Api
 
 from aurea.api import register_blueprints
+from aurea.api.record_lane import RecordLane
 from aurea.auth import log_open_mode
 from aurea.cache import init_cache
 from aurea.cli import aurea_cli
-from aurea.database import SQLITE_SYNCHRONOUS, engine_options, init_database
+from aurea.database import SQLITE_SYNCHRONOUS, DatabaseBudget, engine_options, init_database
 from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
 from aurea.observability import register_observability
@@ -35,6 +36,11 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     register_error_handlers(app)
     app.cli.add_command(aurea_cli)
     log_open_mode(app)
+    # Outermost, the database budget of every request; inside it the record lane, which
+    # answers plain single records before Flask dispatches (aurea.api.record_lane).
+    app.wsgi_app = DatabaseBudget(  # type: ignore[method-assign]
+        RecordLane(app, app.wsgi_app), app.config["AUREA_DB_TIMEOUT"]
+    )
     return app
 
 

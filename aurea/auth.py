@@ -85,11 +85,21 @@ def authenticate(permission: str, allow_query_token: bool = False) -> None:
     With ``allow_query_token`` (pages a browser opens, where a header is hard to send),
     a ``?token=`` query parameter is accepted when there is no Authorization header.
     """
+    header = request.headers.get("Authorization")
+    query_token = request.args.get("token", "") if allow_query_token else None
+    g.actor = authorize(header, permission, query_token)
+
+
+def authorize(header: str | None, permission: str, query_token: str | None = None) -> str | None:
+    """The actor (token name) allowed ``permission`` by an ``Authorization`` header, or by
+    ``query_token`` when there is no header; None while the service runs open.
+
+    Raises Unauthenticated or Forbidden. Needs an application context (the token cache).
+    """
     tokens = known_tokens()
     if not tokens.any_created:
-        g.actor = None
-        return
-    presented = _presented_token(allow_query_token)
+        return None
+    presented = _presented_token(header, query_token)
     if not presented:
         raise Unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'.")
     presented_digest = digest(presented.strip())
@@ -103,13 +113,12 @@ def authenticate(permission: str, allow_query_token: bool = False) -> None:
     name, role = match
     if permission not in PERMISSIONS[role]:
         raise Forbidden(f"The {role} role may not {permission} here.")
-    g.actor = name
+    return name
 
 
-def _presented_token(allow_query_token: bool) -> str:
-    header = request.headers.get("Authorization")
-    if header is None and allow_query_token:
-        return request.args.get("token", "").strip()
+def _presented_token(header: str | None, query_token: str | None) -> str:
+    if header is None and query_token is not None:
+        return query_token.strip()
     scheme, _, presented = (header or "").partition(" ")
     return presented.strip() if scheme.lower() == "bearer" else ""
 

@@ -140,12 +140,12 @@ def install_sqlite_pragmas(engine: Engine, timeout: float, synchronous: str = "F
 
 
 def init_database(app: Flask) -> None:
-    """Install engine hooks once the engine for ``app`` exists, and the request budget."""
+    """Install engine hooks once the engine for ``app`` exists, and the end of each request's
+    session (create_app installs the request budget, :class:`DatabaseBudget`)."""
     timeout = app.config["AUREA_DB_TIMEOUT"]
     with app.app_context():
         install_sqlite_pragmas(db.engine, timeout, app.config["AUREA_SQLITE_SYNCHRONOUS"])
         install_postgres_deadline(db.engine)
-    app.wsgi_app = DatabaseBudget(app.wsgi_app, timeout)  # type: ignore[method-assign]
 
     # Registered after Flask-SQLAlchemy's teardown, so it runs first.
     @app.teardown_appcontext

@@ -8,14 +8,11 @@ from collections import Counter
 from flask import current_app, g, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
-from webargs.core import parse_json
-from webargs.flaskparser import is_json_request
 
 from aurea import schemas
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
 from aurea.cache import read_cache
 from aurea.observability.prometheus import observe_record, observe_selection
-from aurea.plain_records import plain_item
 from aurea.routing import Constraints
 from aurea.scoring import Weights
 from aurea.services import metrics, optimize, records, selection, weights
@@ -131,47 +128,24 @@ def select(args: dict):
     }
 
 
-def _record(body: dict) -> dict:
+def record_one(body: dict) -> dict:
+    """Record one loaded request body; the answer the endpoint sends."""
     status = records.record_request(**body)
     if status == records.RECORDED:
         observe_record(body["model"], body["success"])  # only once committed
     return {"status": status, "model": body["model"]}
 
 
-def plain_bodies_first(view):
-    """Record a plain body without flask-smorest's parsing and dumping: same answer, less work.
-
-    A body that :func:`aurea.plain_records.plain_item` accepts loads to exactly what
-    RecordRequestSchema would load (``tests/unit/test_plain_records.py``), and the answer
-    holds the two fields RecordResponseSchema dumps; any other body goes through the schema
-    and gets its per-field messages. Parsing and dumping were a third of the endpoint's
-    time in process (``python -m bench.inprocess --profile-record``).
-    """
-
-    @functools.wraps(view)
-    def record_plain(*args, **kwargs):
-        if not is_json_request(request):
-            return view(*args, **kwargs)
-        try:  # decoded as webargs decodes it (strict UTF-8), not as request.get_json would
-            data = parse_json(request.get_data(cache=True))
-        except ValueError:
-            return view(*args, **kwargs)
-        body = plain_item(data, schemas.MAX_RECORDED_VALUE)
-        if body is None:
-            return view(*args, **kwargs)
-        return jsonify(_record(body))
-
-    return record_plain
-
-
 @router_blp.route("/record", methods=["POST"])
 @requires(RECORD)
-@plain_bodies_first
 @router_blp.arguments(schemas.RecordRequestSchema())
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
-    """Record the outcome of one model request."""
-    return _record(body)
+    """Record the outcome of one model request.
+
+    Plain bodies are answered before this view, by the record lane (aurea.api.record_lane).
+    """
+    return record_one(body)
 
 
 @router_blp.route("/records", methods=["POST"])

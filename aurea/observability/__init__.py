@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, g, request
 from aurea.observability.probe_database import register_probe_engine
 from aurea.observability.prometheus import observe_http_request
 from aurea.observability.readiness import register_readiness
-from aurea.observability.request_log import log_request, use_gunicorn_error_log
+from aurea.observability.request_log import answer_fields, log_fields, use_gunicorn_error_log
 
 STARTED = "aurea_request_started"
 
@@ -39,6 +39,23 @@ def _observe_request(response: Response) -> Response:
     # A request refused before our hook ran (by an earlier hook) still gets counted.
     seconds = perf_counter() - g.get(STARTED, perf_counter())
     rule = request.url_rule.rule if request.url_rule is not None else None
-    observe_http_request(rule, request.method, response.status_code, seconds)
-    log_request(current_app.logger, request, response.status_code, seconds)
+    observe_answer(
+        rule, request.method, request.path, request.remote_addr, response.status_code, seconds
+    )
     return response
+
+
+def observe_answer(
+    rule: str | None,
+    method: str,
+    path: str,
+    remote_addr: str | None,
+    status: int,
+    seconds: float,
+) -> None:
+    """Count and log one answered request (in an application context: ``g.actor``)."""
+    observe_http_request(rule, method, status, seconds)
+    log_fields(
+        current_app.logger,
+        answer_fields(method, path, remote_addr, g.get("actor"), status, seconds),
+    )

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Request, g
+from flask import Flask
 
 GUNICORN_ERROR_LOGGER = "gunicorn.error"
 
@@ -33,18 +33,19 @@ def use_gunicorn_error_log(app: Flask) -> bool:
     return True
 
 
-def request_fields(request: Request, status: int, seconds: float) -> dict[str, Any]:
-    actor = g.get("actor")
+def answer_fields(
+    method: str, path: str, remote_addr: str | None, actor: Any, status: int, seconds: float
+) -> dict[str, Any]:
     return {
-        "method": request.method,
-        "path": request.path,
+        "method": method,
+        "path": path,
         "status": status,
         "duration_ms": round(seconds * 1000, 3),
-        "remote_addr": request.remote_addr,
+        "remote_addr": remote_addr,
         "actor": actor if actor is None or isinstance(actor, str) else str(actor),
     }
 
 
-def log_request(logger: logging.Logger, request: Request, status: int, seconds: float) -> None:
+def log_fields(logger: logging.Logger, fields: dict[str, Any]) -> None:
     """Log one request as a single line of JSON (non-ASCII and newlines are escaped)."""
-    logger.info(json.dumps(request_fields(request, status, seconds)))
+    logger.info(json.dumps(fields))
