@@ -2,7 +2,10 @@
 
 SQLite runs in WAL mode (readers never block the writer) with ``synchronous=FULL``
 (a commit is on disk before it is acknowledged, also across power loss) and a
-``busy_timeout`` so a writer waits for the lock instead of failing at once.
+``busy_timeout`` so a writer waits for the lock instead of failing at once. The record
+path gets the same durability another way (:func:`write_transaction`): it commits with
+``synchronous=NORMAL`` and flushes the WAL itself once it has let go of the writer lock,
+before it acknowledges anything.
 
 Python's sqlite3 module opens transactions lazily and in DEFERRED mode, so a
 transaction that reads and then writes can fail with "database is locked" when
@@ -114,6 +117,10 @@ def install_postgres_deadline(engine: Engine) -> None:
 
 
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+# Per pooled SQLite connection (its record's info): the synchronous setting in force, and
+# the WAL file the record path flushes after committing with NORMAL (None: it does not).
+SYNCHRONOUS_INFO = "aurea_synchronous"
+FLUSHED_WAL_INFO = "aurea_flushed_wal"
 
 
 def install_sqlite_pragmas(engine: Engine, timeout: float, synchronous: str = "FULL") -> None:
@@ -122,21 +129,48 @@ def install_sqlite_pragmas(engine: Engine, timeout: float, synchronous: str = "F
         return
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # pragma: no cover - driver hook
+    def _on_connect(dbapi_connection, record):  # pragma: no cover - driver hook
         # Let SQLAlchemy's "begin" event emit BEGIN instead of the driver.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        journal = None
         if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode = WAL")
+            journal = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        record.info[SYNCHRONOUS_INFO] = synchronous
+        flushed = synchronous == "FULL" and str(journal).lower() == "wal"
+        record.info[FLUSHED_WAL_INFO] = f"{engine.url.database}-wal" if flushed else None
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):  # pragma: no cover - driver hook
+        # The record path may have left this connection committing without a flush.
+        set_synchronous(connection.connection, synchronous)
         immediate = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def set_synchronous(connection, setting: str) -> None:
+    """Make ``setting`` the pooled SQLite ``connection``'s synchronous mode, if it is not."""
+    if connection.info.get(SYNCHRONOUS_INFO) != setting:
+        connection.dbapi_connection.execute(f"PRAGMA synchronous = {setting}")
+        connection.info[SYNCHRONOUS_INFO] = setting
+
+
+def flush_wal(path: str) -> None:
+    """Flush the WAL file at ``path`` to disk (fdatasync): the commits appended to it are
+    then durable. A missing WAL was checkpointed into the database file, flushed, and
+    removed (the last connection closed): its commits are durable already."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def init_database(app: Flask) -> None:
@@ -187,12 +221,22 @@ def write_transaction() -> Iterator[Any]:
     them like any other database error. On SQLite the transaction starts with BEGIN
     IMMEDIATE under this host's writer lock (:func:`sqlite_writer_lock`). No session event
     sees this commit: the caller clears the read cache.
+
+    Durable on return. On an SQLite file in WAL mode with ``synchronous=FULL`` (the
+    default), the commit itself does not flush: the connection commits with NORMAL, and the
+    WAL is flushed (:func:`flush_wal`) once the writer lock is released. The next writer
+    does not wait for this flush, and flushes of several workers overlap; the records are
+    on disk before this returns, as FULL would have them. Other readers may see them a
+    little earlier, before the flush.
     """
     engine = db.engine
     dialect = engine.dialect
     connection = cursor = None
     try:
         connection = engine.raw_connection()
+        wal = connection.info.get(FLUSHED_WAL_INFO)
+        if wal is not None:
+            set_synchronous(connection, "NORMAL")
         cursor = connection.cursor()
         # The writer lock covers the transaction only: checking the connection out and
         # back into the pool happen outside it, while another worker may be writing.
@@ -207,6 +251,13 @@ def write_transaction() -> Iterator[Any]:
             except BaseException:
                 _quietly(connection.rollback)
                 raise
+        if wal is not None:
+            started = time.perf_counter()
+            try:
+                flush_wal(wal)
+            except OSError as error:  # committed, but perhaps not on disk: not acknowledged
+                raise sa.exc.OperationalError("flush the WAL", None, error) from error
+            committed += time.perf_counter() - started
         observe_commit(committed)  # once the lock is released: not part of its hold
     except dialect.loaded_dbapi.Error as error:
         # Also when connecting failed: the database is down, or the budget is spent.
