@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from aurea.extensions import db
 from aurea.write_metrics import (
     observe_commit,
+    observe_wal_flush,
     observe_writer_lock_held,
     observe_writer_lock_wait,
 )
@@ -251,14 +252,14 @@ def write_transaction() -> Iterator[Any]:
             except BaseException:
                 _quietly(connection.rollback)
                 raise
+        observe_commit(committed)  # once the lock is released: not part of its hold
         if wal is not None:
             started = time.perf_counter()
             try:
                 flush_wal(wal)
             except OSError as error:  # committed, but perhaps not on disk: not acknowledged
                 raise sa.exc.OperationalError("flush the WAL", None, error) from error
-            committed += time.perf_counter() - started
-        observe_commit(committed)  # once the lock is released: not part of its hold
+            observe_wal_flush(time.perf_counter() - started)
     except dialect.loaded_dbapi.Error as error:
         # Also when connecting failed: the database is down, or the budget is spent.
         disconnected = connection is not None and dialect.is_disconnect(

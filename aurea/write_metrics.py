@@ -30,7 +30,7 @@ HISTOGRAMS = {
         RECORDS,
     ),
     "aurea_write_commit_seconds": (
-        "Time each record-path COMMIT took, its flush to disk included.",
+        "Time each record-path COMMIT took (on SQLite its WAL flush comes after it).",
         SECONDS,
     ),
     "aurea_sqlite_writer_lock_wait_seconds": (
@@ -40,6 +40,11 @@ HISTOGRAMS = {
     ),
     "aurea_sqlite_writer_lock_held_seconds": (
         "SQLite: time each record-path transaction held this host's writer lock.",
+        SECONDS,
+    ),
+    "aurea_sqlite_wal_flush_seconds": (
+        "SQLite: time each record-path transaction's WAL flush (fdatasync) took, after its "
+        "COMMIT and outside the writer lock.",
         SECONDS,
     ),
 }
@@ -72,6 +77,10 @@ def observe_commit(seconds: float) -> None:
 
 def observe_group(records: int) -> None:
     _observe("aurea_write_group_records", records)
+
+
+def observe_wal_flush(seconds: float) -> None:
+    _observe("aurea_sqlite_wal_flush_seconds", seconds)
 
 
 def observe_writer_lock_wait(seconds: float) -> None:

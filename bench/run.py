@@ -229,6 +229,7 @@ WRITE_METRICS = {
     "COMMIT ms": "aurea_write_commit_seconds",
     "writer lock wait ms": "aurea_sqlite_writer_lock_wait_seconds",
     "writer lock held ms": "aurea_sqlite_writer_lock_held_seconds",
+    "WAL flush ms": "aurea_sqlite_wal_flush_seconds",
 }
 
 

@@ -151,6 +151,7 @@ def test_each_write_transaction_counts_its_records_commit_time_and_on_sqlite_its
     on_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     assert grew("aurea_sqlite_writer_lock_wait_seconds_count") == (2 if on_sqlite else 0)
     assert grew("aurea_sqlite_writer_lock_held_seconds_count") == (2 if on_sqlite else 0)
+    assert grew("aurea_sqlite_wal_flush_seconds_count") == (2 if on_sqlite else 0)
     if on_sqlite:
         assert grew("aurea_sqlite_writer_lock_held_seconds_sum") >= grew(
             "aurea_write_commit_seconds_sum"
