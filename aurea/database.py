@@ -371,3 +371,10 @@ def end_read_transaction() -> Session:
             raise RuntimeError("a write started with unflushed changes pending")
         session.rollback()
     return session
+
+
+def end_any_read_transaction() -> None:
+    """:func:`end_read_transaction` if this context has a session; none is created for it
+    (the record path writes on its own connection and needs no session)."""
+    if db.session.registry.has():
+        end_read_transaction()

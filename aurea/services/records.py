@@ -11,7 +11,7 @@ from flask import current_app
 
 from aurea.cache import read_cache
 from aurea.clock import now
-from aurea.database import end_read_transaction, time_left, write_transaction
+from aurea.database import end_any_read_transaction, time_left, write_transaction
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.services.aggregates import add_to_aggregates, sum_rows
@@ -126,7 +126,7 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     that write at the same time share one transaction and one commit (group commit);
     this returns once the commit holding these records is done.
     """
-    end_read_transaction()  # reads made after this write must see it
+    end_any_read_transaction()  # reads made after this write must see it
     relay = write_relay()
     if relay is not None:
         statuses = relay.forward(records, batch)
