@@ -127,6 +127,15 @@ def app(empty_app):
 
 
 @pytest.fixture
+def tokens(app) -> dict[str, str]:
+    """One token per role, named ``<role>-token``: the service no longer runs open."""
+    with app.app_context():
+        made = {role: create_token(f"{role}-token", role) for role in TOKEN_ROLES}
+        db.session.remove()
+    return made
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

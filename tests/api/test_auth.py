@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from aurea.extensions import db
 from aurea.models import ApiToken, WeightHistory
-from aurea.services.tokens import create_token, revoke_token
+from aurea.services.tokens import revoke_token
 
 RECORD = {"model": "gpt-4", "latency": 0.5, "cost": 0.01, "success": True}
 WEIGHTS = {"cost_weight": 0.5, "quality_weight": 0.3, "latency_weight": 0.2}
@@ -25,14 +25,6 @@ ALLOWED = {
     "reader": {"select", "metrics", "get_weights"},
     "admin": set(CALLS),
 }
-
-
-@pytest.fixture
-def tokens(app):
-    with app.app_context():
-        made = {role: create_token(f"{role}-token", role) for role in ALLOWED}
-        db.session.remove()
-    return made
 
 
 def call(client, name, token=None):

@@ -16,7 +16,6 @@ from aurea.models import WeightHistory
 from aurea.services.dashboard import dashboard
 from aurea.services.metrics import metrics_summary
 from aurea.services.scope import Scope
-from aurea.services.tokens import create_token
 
 WEIGHTS = {"cost_weight": 0.5, "quality_weight": 0.3, "latency_weight": 0.2}
 
@@ -125,14 +124,6 @@ def test_the_page_forbids_scripts_caching_and_referrers(client):
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert "<script" not in response.get_data(as_text=True)
-
-
-@pytest.fixture
-def tokens(app):
-    with app.app_context():
-        made = {role: create_token(f"{role}-token", role) for role in ("reader", "recorder")}
-        db.session.remove()
-    return made
 
 
 def test_once_tokens_exist_the_page_needs_the_reader_permission(client, tokens):

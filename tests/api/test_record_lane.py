@@ -16,7 +16,6 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from aurea.api.record_lane import RECORD_PATH, RecordLane
 from aurea.database import DatabaseBudget
 from aurea.extensions import db
-from aurea.services.tokens import create_token
 from config import MIGRATIONS_DIR
 from tests.api.test_prometheus_metrics import scrape, value
 from tests.api.test_request_log import request_lines
@@ -167,21 +166,13 @@ def test_an_oversized_body_is_left_to_flask(app, client, flask_calls):
     assert flask_calls.calls == 1
 
 
-@pytest.fixture
-def tokens(app):
-    with app.app_context():
-        made = {role: create_token(f"lane-{role}", role) for role in ("recorder", "reader")}
-        db.session.remove()
-    return made
-
-
 def test_a_recorder_token_is_checked_and_named_in_the_log(client, tokens, flask_calls, caplog):
     headers = {"Authorization": f"Bearer {tokens['recorder']}"}
     with caplog.at_level(logging.INFO, logger="aurea"):
         assert client.post(RECORD_PATH, json=body(), headers=headers).status_code == 200
     assert flask_calls.calls == 0
     [line] = request_lines(caplog)
-    assert line["actor"] == "lane-recorder"
+    assert line["actor"] == "recorder-token"
 
 
 @pytest.mark.parametrize(
