@@ -135,15 +135,18 @@ def install_sqlite_pragmas(engine: Engine, timeout: float, synchronous: str = "F
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        journal = None
+        journal = wal = None
         if engine.url.database not in (None, "", ":memory:"):
             journal = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # The file SQLite opened (symbolic links resolved): its WAL lies beside it.
+            main = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+            wal = f"{main[0]}-wal" if main and main[0] else None
         cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
         record.info[SYNCHRONOUS_INFO] = synchronous
         flushed = synchronous == "FULL" and str(journal).lower() == "wal"
-        record.info[FLUSHED_WAL_INFO] = f"{engine.url.database}-wal" if flushed else None
+        record.info[FLUSHED_WAL_INFO] = wal if flushed else None
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):  # pragma: no cover - driver hook
@@ -151,6 +154,11 @@ def install_sqlite_pragmas(engine: Engine, timeout: float, synchronous: str = "F
         set_synchronous(connection.connection, synchronous)
         immediate = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class UnflushedCommit(sa.exc.OperationalError):
+    """The transaction committed, but flushing the WAL failed: its records are stored (and
+    visible) but perhaps not on disk, so they are not acknowledged (a 503)."""
 
 
 def set_synchronous(connection, setting: str) -> None:
@@ -162,12 +170,10 @@ def set_synchronous(connection, setting: str) -> None:
 
 def flush_wal(path: str) -> None:
     """Flush the WAL file at ``path`` to disk (fdatasync): the commits appended to it are
-    then durable. A missing WAL was checkpointed into the database file, flushed, and
-    removed (the last connection closed): its commits are durable already."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
+    then durable. Call it while the committing connection is open: SQLite removes the WAL
+    only when the last connection closes, so a missing file is an error (OSError), never
+    taken for a flushed one."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fdatasync(fd)
     finally:
@@ -257,8 +263,9 @@ def write_transaction() -> Iterator[Any]:
             started = time.perf_counter()
             try:
                 flush_wal(wal)
-            except OSError as error:  # committed, but perhaps not on disk: not acknowledged
-                raise sa.exc.OperationalError("flush the WAL", None, error) from error
+            except OSError as error:
+                log.error("flushing %s failed after a commit: %s", wal, error)
+                raise UnflushedCommit("flush the WAL", None, error) from error
             observe_wal_flush(time.perf_counter() - started)
     except dialect.loaded_dbapi.Error as error:
         # Also when connecting failed: the database is down, or the budget is spent.

@@ -1,8 +1,9 @@
 """Prometheus metrics of the record path's write transactions.
 
 How many records each commit carries (group commit, the write relay), how long its COMMIT
-takes (the flush to disk), and on SQLite how long writers wait for and hold this host's
-writer lock: the figures that decide durable ingest (README, Performance). Only
+takes (with PostgreSQL's flush to disk), and on SQLite how long writers wait for and hold
+this host's writer lock and how long the WAL flush after it takes: the figures that decide
+durable ingest (README, Performance). Only
 prometheus_client is imported here, so the database layer can use it; the write relay's
 writer, a child of a gunicorn worker, writes them to the same multiprocess files.
 

@@ -30,6 +30,7 @@ from time import perf_counter
 from flask import Flask, g
 from webargs.core import is_json, parse_json
 from werkzeug.http import parse_options_header
+from werkzeug.wsgi import get_content_length
 
 from aurea import schemas
 from aurea.api.router import record_one
@@ -65,13 +66,12 @@ class RecordLane:
         mimetype, _ = parse_options_header(environ.get("CONTENT_TYPE", ""))
         if not is_json(mimetype.lower()):
             return None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or "")
-        except ValueError:
-            return None  # chunked, or no length given
-        limit = self.app.config.get("MAX_CONTENT_LENGTH") or MAX_PLAIN_BODY
-        if not 0 < length <= min(limit, MAX_PLAIN_BODY):
+        length = get_content_length(environ)  # as werkzeug reads it (None: chunked, unknown)
+        limit = self.app.config.get("MAX_CONTENT_LENGTH")
+        if length is None or not 0 < length <= MAX_PLAIN_BODY:
             return None
+        if limit is not None and length > limit:
+            return None  # Flask answers 413
         raw = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(raw)
         try:  # decoded as webargs decodes it (strict UTF-8), not as request.get_json would
@@ -90,17 +90,17 @@ class RecordLane:
                 except (Unauthenticated, Forbidden):
                     return None
                 response = self._json_response(record_one(body))
+                observe_answer(
+                    RECORD_PATH,
+                    "POST",
+                    RECORD_PATH,
+                    environ.get("REMOTE_ADDR"),
+                    200,
+                    perf_counter() - started,
+                )
+                return response
             except Exception as error:  # noqa: BLE001 - answered as Flask answers it
                 return self._error_response(environ, error)
-            observe_answer(
-                RECORD_PATH,
-                "POST",
-                RECORD_PATH,
-                environ.get("REMOTE_ADDR"),
-                200,
-                perf_counter() - started,
-            )
-            return response
 
     def _json_response(self, answer: dict):
         """A 200 with ``answer`` as Flask's JSON provider sends it (``jsonify``), without
@@ -119,10 +119,12 @@ class RecordLane:
 
     def _error_response(self, environ, error: Exception):
         """Flask's answer to ``error`` (call it while handling it): its error handlers, then
-        its after-request hooks (metrics, the request log), as if the view had raised it."""
+        its after-request hooks (metrics, the request log), as if the view had raised it;
+        what those raise in turn gets Flask's 500 (or is re-raised when testing), as in
+        ``Flask.wsgi_app``."""
         with self.app.request_context(environ):
             try:
                 answer = self.app.handle_user_exception(error)  # re-raises if unhandled
-            except Exception as unhandled:  # noqa: BLE001 - Flask's 500 (or re-raise when testing)
+                return self.app.finalize_request(answer)
+            except Exception as unhandled:  # noqa: BLE001
                 return self.app.handle_exception(unhandled)
-            return self.app.finalize_request(answer)

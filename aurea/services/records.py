@@ -11,7 +11,12 @@ from flask import current_app
 
 from aurea.cache import read_cache
 from aurea.clock import now
-from aurea.database import end_any_read_transaction, time_left, write_transaction
+from aurea.database import (
+    UnflushedCommit,
+    end_any_read_transaction,
+    time_left,
+    write_transaction,
+)
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.services.aggregates import add_to_aggregates, sum_rows
@@ -146,29 +151,38 @@ def write_group(take: Callable[[], list[Job]]) -> None:
     that arrive while this worker waits for it are written in the same commit.
     """
     strict = current_app.config["AUREA_STRICT_MODELS"]
-    with write_transaction() as raw:
-        cursor = DriverCursor(raw, db.engine.dialect)
-        jobs = take()
-        accepted = []
-        for job in jobs:
-            if strict:
-                try:
-                    refuse_unregistered(cursor, list(job.records), job.batch)
-                except UnknownModel as refused:
-                    job.finish(error=refused)
-                    continue
-            accepted.append(job)
-        group = [r for job in accepted for r in job.records]
-        statuses, present = _store(cursor, group, strict)
+    present: set[str] = set()
+    try:
+        with write_transaction() as raw:
+            cursor = DriverCursor(raw, db.engine.dialect)
+            jobs = take()
+            accepted = []
+            for job in jobs:
+                if strict:
+                    try:
+                        refuse_unregistered(cursor, list(job.records), job.batch)
+                    except UnknownModel as refused:
+                        job.finish(error=refused)
+                        continue
+                accepted.append(job)
+            group = [r for job in accepted for r in job.records]
+            statuses, present = _store(cursor, group, strict)
+    except UnflushedCommit:
+        _committed(present)  # stored, though not acknowledged
+        raise
     observe_group(len(group))
-    # Committed. This worker's cached answers must not predate its own writes.
-    read_cache().clear()
-    # Registered for good (Aurea never deletes a model): later records skip the insert.
-    registered_models().update(present)
+    _committed(present)
     start = 0
     for job in accepted:
         job.finish(statuses[start : start + len(job.records)])
         start += len(job.records)
+
+
+def _committed(present: set[str]) -> None:
+    # This worker's cached answers must not predate its own writes.
+    read_cache().clear()
+    # Registered for good (Aurea never deletes a model): later records skip the insert.
+    registered_models().update(present)
 
 
 def _store(cursor: DriverCursor, records: list[Record], strict: bool) -> tuple[list[str], set[str]]:

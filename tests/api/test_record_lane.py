@@ -40,12 +40,16 @@ class CountingFlask:
         return self.wsgi_app(environ, start_response)
 
 
-@pytest.fixture
-def flask_calls(app):
+def count_flask(app) -> CountingFlask:
     lane = the_lane(app)
     counting = CountingFlask(lane.wsgi_app)
     lane.wsgi_app = counting
     return counting
+
+
+@pytest.fixture
+def flask_calls(app):
+    return count_flask(app)
 
 
 def flask_only(app) -> Client:
@@ -64,8 +68,9 @@ def body(**changes) -> dict:
 
 
 def exchange(client, data, headers=None):
+    """(status, every header, body) of a POST of ``data``."""
     response = client.post(RECORD_PATH, json=data, headers=headers or {})
-    return response.status_code, response.headers.get("Content-Type"), response.get_data()
+    return response.status_code, sorted(response.headers.items()), response.get_data()
 
 
 def test_the_lane_route_is_the_record_endpoints_url_rule(app):
@@ -86,14 +91,18 @@ def test_a_plain_record_gets_from_the_lane_the_bytes_and_headers_flask_sends(
     assert flask_calls.calls == 0
     through_flask = exchange(flask_only(app), data)  # the same record again
 
-    status, content_type, answer = through_lane
-    assert (status, content_type) == through_flask[:2] == (200, "application/json")
+    status, headers, answer = through_lane
+    assert status == through_flask[0] == 200
+    assert dict(headers)["Content-Type"] == "application/json"
     expected = json.loads(through_flask[2])
     if "request_id" in changes:  # the second send is a duplicate, recorded once
         assert expected["status"] == "duplicate"
         assert json.loads(answer) == {**expected, "status": "recorded"}
+        assert [h for h in headers if h[0] != "Content-Length"] == [
+            h for h in through_flask[1] if h[0] != "Content-Length"
+        ]
     else:
-        assert answer == through_flask[2]
+        assert (headers, answer) == through_flask[1:]
     assert answer.endswith(b"\n")
 
 
@@ -160,10 +169,20 @@ def test_a_body_without_a_length_is_left_to_flask_unread(app, flask_calls):
     assert status.startswith("200")
 
 
-def test_an_oversized_body_is_left_to_flask(app, client, flask_calls):
-    data = body(task="t" * 20_000)
-    assert client.post(RECORD_PATH, json=data).status_code == 422
+def test_a_plain_record_in_an_oversized_body_is_left_to_flask(app, client, flask_calls):
+    data = body()
+    padded = json.dumps(data) + " " * 17_000  # plain once parsed, but longer than the lane reads
+    response = client.post(RECORD_PATH, data=padded, content_type="application/json")
+    assert response.status_code == 200
     assert flask_calls.calls == 1
+    assert client.get("/router/metrics").get_json()[data["model"]]["total_requests"] == 1
+
+
+def test_a_body_over_max_content_length_gets_flasks_413(app, client, flask_calls):
+    app.config["MAX_CONTENT_LENGTH"] = 20
+    through_lane = exchange(client, body())
+    assert flask_calls.calls == 1
+    assert through_lane[0] == exchange(flask_only(app), body())[0] == 413
 
 
 def test_a_recorder_token_is_checked_and_named_in_the_log(client, tokens, flask_calls, caplog):
@@ -214,10 +233,13 @@ def test_an_error_while_recording_is_answered_counted_and_logged_by_flasks_handl
     strict_app, caplog
 ):
     app = strict_app
+    flask_calls = count_flask(app)
     client = app.test_client()
     before = scrape(client)
+    handed = flask_calls.calls  # the scrape
     with caplog.at_level(logging.INFO, logger="aurea"):
         response = client.post(RECORD_PATH, json=body(model="never-registered"))
+    assert flask_calls.calls == handed  # the lane answered, through the app's error handler
     through_flask = exchange(flask_only(app), body(model="never-registered"))
     assert response.status_code == through_flask[0] == 422
     assert response.get_json() == json.loads(through_flask[2])
@@ -232,3 +254,32 @@ def test_an_error_while_recording_is_answered_counted_and_logged_by_flasks_handl
         == 2
     )
     assert stored_counts(app) == (0, 0)
+
+
+def test_an_unreachable_database_gets_the_same_503_from_the_lane(unreachable_app):
+    flask_calls = count_flask(unreachable_app)
+    data = body()
+    through_lane = exchange(unreachable_app.test_client(), data)
+    assert flask_calls.calls == 0
+    through_flask = exchange(flask_only(unreachable_app), data)
+    assert through_lane == through_flask
+    assert through_lane[0] == 503 and ("Retry-After", "5") in through_lane[1]
+
+
+@pytest.mark.parametrize("failing", ["record_one", "observe_answer"])
+def test_an_unexpected_error_gets_flasks_json_500_not_a_server_error_page(
+    app, monkeypatch, failing
+):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(f"aurea.api.record_lane.{failing}", broken)
+    monkeypatch.setattr("aurea.api.router.record_one", broken)
+    app.testing = False  # Flask answers 500 instead of re-raising
+    flask_calls = count_flask(app)
+    status, headers, answer = exchange(app.test_client(), body())
+    assert flask_calls.calls == 0
+    assert status == 500 and dict(headers)["Content-Type"] == "application/json"
+    assert json.loads(answer)["code"] == 500
+    if failing == "record_one":
+        assert (status, headers, answer) == exchange(flask_only(app), body())

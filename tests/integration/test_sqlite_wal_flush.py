@@ -86,17 +86,35 @@ def test_the_record_path_commits_with_normal_and_other_writes_on_its_connection_
     assert (record_path, other_write) == (1, 2)  # NORMAL, then FULL again
 
 
+@pytest.fixture
+def caching_app(database_url):
+    """An SQLite application whose workers cache answers for a minute."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the WAL and its flush are SQLite's")
+    app = make_app(database_url, AUREA_CACHE_SECONDS=60.0)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_a_failed_flush_answers_503_with_the_records_committed_but_not_acknowledged(
-    sqlite_app, monkeypatch
+    caching_app, monkeypatch
 ):
     def failing(_fd):
         raise OSError(errno.EIO, "I/O error")
 
+    sqlite_app = caching_app
+    client = sqlite_app.test_client()
+    assert client.get("/router/metrics").get_json()["gpt-4"]["total_requests"] == 0  # cached
     monkeypatch.setattr(aurea.database.os, "fdatasync", failing)
-    response = sqlite_app.test_client().post("/router/record", json=RECORD)
+    response = client.post("/router/record", json=RECORD)
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert stored_counts(sqlite_app) == (1, 1)
+    # Stored and visible: this worker's cache does not hide it.
+    assert client.get("/router/metrics").get_json()["gpt-4"]["total_requests"] == 1
 
 
 @pytest.fixture
@@ -119,5 +137,30 @@ def test_records_are_not_flushed_when_operators_chose_normal(normal_app, monkeyp
     assert stored_counts(normal_app) == (1, 1)
 
 
-def test_a_missing_wal_needs_no_flush(tmp_path):
-    flush_wal(str(tmp_path / "checkpointed-and-removed.db-wal"))  # no error
+def test_a_missing_wal_is_an_error_not_a_flush(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        flush_wal(str(tmp_path / "aurea.db-wal"))
+
+
+def test_through_a_symbolic_link_the_wal_beside_the_real_file_is_flushed(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link.db"
+    link.symlink_to(real / "aurea.db")
+    app = make_app(f"sqlite:///{link}")
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+    flushed = []
+    real_fdatasync = os.fdatasync
+
+    def spy(fd):
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(aurea.database.os, "fdatasync", spy)
+    try:
+        assert app.test_client().post("/router/record", json=RECORD).status_code == 200
+        assert flushed == [str(real / "aurea.db-wal")]
+    finally:
+        with app.app_context():
+            db.engine.dispose()
