@@ -89,6 +89,21 @@ def make_app(database_url: str, **settings):
     return create_app(config)
 
 
+@contextmanager
+def migrated_app(database_url: str, **settings) -> Iterator[Flask]:
+    """An application with ``settings`` on ``database_url``, migrated to head; its engine is
+    disposed of afterwards. Enter it in a fixture: migrating reconfigures logging."""
+    app = make_app(database_url, **settings)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.fixture
 def empty_app(database_url):
     """An application whose database has no tables yet."""

@@ -10,16 +10,13 @@ import logging
 import uuid
 
 import pytest
-from flask_migrate import upgrade
 from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 
 from aurea.api.record_lane import RECORD_PATH, RecordLane
 from aurea.database import DatabaseBudget
-from aurea.extensions import db
-from config import MIGRATIONS_DIR
 from tests.api.test_prometheus_metrics import scrape, value
 from tests.api.test_request_log import request_lines
-from tests.conftest import make_app
+from tests.conftest import migrated_app
 from tests.support.counts import stored_counts
 
 
@@ -221,12 +218,8 @@ def test_a_refused_token_gets_flasks_answer_and_nothing_is_stored(
 @pytest.fixture
 def strict_app(database_url):
     """Strict mode: a record naming an unregistered model is refused while being written."""
-    app = make_app(database_url, AUREA_STRICT_MODELS=True)
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))  # in set-up: it reconfigures logging
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with migrated_app(database_url, AUREA_STRICT_MODELS=True) as app:
+        yield app
 
 
 def test_an_error_while_recording_is_answered_counted_and_logged_by_flasks_handlers(

@@ -8,13 +8,11 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
 import aurea.database
 from aurea.database import flush_wal, write_session, write_transaction
 from aurea.extensions import db
-from config import MIGRATIONS_DIR
-from tests.conftest import make_app
+from tests.conftest import migrated_app
 from tests.support.counts import stored_counts
 
 RECORD = {"model": "gpt-4", "latency": 0.5, "cost": 0.01, "success": True}
@@ -91,12 +89,8 @@ def caching_app(database_url):
     """An SQLite application whose workers cache answers for a minute."""
     if not database_url.startswith("sqlite"):
         pytest.skip("the WAL and its flush are SQLite's")
-    app = make_app(database_url, AUREA_CACHE_SECONDS=60.0)
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with migrated_app(database_url, AUREA_CACHE_SECONDS=60.0) as app:
+        yield app
 
 
 def test_a_failed_flush_answers_503_with_the_records_committed_but_not_acknowledged(
@@ -121,12 +115,8 @@ def test_a_failed_flush_answers_503_with_the_records_committed_but_not_acknowled
 def normal_app(database_url):
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite-specific")
-    app = make_app(database_url, AUREA_SQLITE_SYNCHRONOUS="NORMAL")
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with migrated_app(database_url, AUREA_SQLITE_SYNCHRONOUS="NORMAL") as app:
+        yield app
 
 
 def test_records_are_not_flushed_when_operators_chose_normal(normal_app, monkeypatch):
@@ -147,9 +137,6 @@ def test_through_a_symbolic_link_the_wal_beside_the_real_file_is_flushed(tmp_pat
     real.mkdir()
     link = tmp_path / "link.db"
     link.symlink_to(real / "aurea.db")
-    app = make_app(f"sqlite:///{link}")
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))
     flushed = []
     real_fdatasync = os.fdatasync
 
@@ -157,10 +144,7 @@ def test_through_a_symbolic_link_the_wal_beside_the_real_file_is_flushed(tmp_pat
         flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fdatasync(fd)
 
-    monkeypatch.setattr(aurea.database.os, "fdatasync", spy)
-    try:
+    with migrated_app(f"sqlite:///{link}") as app:
+        monkeypatch.setattr(aurea.database.os, "fdatasync", spy)
         assert app.test_client().post("/router/record", json=RECORD).status_code == 200
-        assert flushed == [str(real / "aurea.db-wal")]
-    finally:
-        with app.app_context():
-            db.engine.dispose()
+    assert flushed == [str(real / "aurea.db-wal")]
