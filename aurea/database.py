@@ -232,7 +232,7 @@ def write_transaction() -> Iterator[Any]:
     Durable on return. On an SQLite file in WAL mode with ``synchronous=FULL`` (the
     default), the commit itself does not flush: the connection commits with NORMAL, and the
     WAL is flushed (:func:`flush_wal`) once the writer lock is released. The next writer
-    does not wait for this flush, and flushes of several workers overlap; the records are
+    does not wait for this flush, and flushes of several workers can overlap; the records are
     on disk before this returns, as FULL would have them. Other readers may see them a
     little earlier, before the flush.
     """

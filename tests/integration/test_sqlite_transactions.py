@@ -70,31 +70,24 @@ def test_a_record_waits_for_another_processs_write_and_gives_up_with_a_503(datab
     import threading
     import time
 
-    from flask_migrate import upgrade
+    from tests.conftest import migrated_app
 
-    from config import MIGRATIONS_DIR
-    from tests.conftest import make_app
-
-    app = make_app(database_url, AUREA_DB_TIMEOUT=0.3)
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))
-        lock_path = f"{db.engine.url.database}-writer.lock"
-    client = app.test_client()
-    body = {"model": "gpt-4", "latency": 0.5, "cost": 0.01, "success": True}
-    # Another open file description: what another gunicorn worker would hold.
-    holder = os.open(lock_path, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(holder, fcntl.LOCK_EX)
-        refused = client.post("/router/record", json=body)
-        assert refused.status_code == 503
-        assert refused.headers["Retry-After"]
-        threading.Timer(0.1, fcntl.flock, (holder, fcntl.LOCK_UN)).start()
-        started = time.monotonic()
-        assert client.post("/router/record", json=body).get_json()["status"] == "recorded"
-        assert time.monotonic() - started >= 0.09  # it waited for the release
-    finally:
-        os.close(holder)
-    assert client.get("/router/metrics").get_json()["gpt-4"]["total_requests"] == 1
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with migrated_app(database_url, AUREA_DB_TIMEOUT=0.3) as app:
+        with app.app_context():
+            lock_path = f"{db.engine.url.database}-writer.lock"
+        client = app.test_client()
+        body = {"model": "gpt-4", "latency": 0.5, "cost": 0.01, "success": True}
+        # Another open file description: what another gunicorn worker would hold.
+        holder = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(holder, fcntl.LOCK_EX)
+            refused = client.post("/router/record", json=body)
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"]
+            threading.Timer(0.1, fcntl.flock, (holder, fcntl.LOCK_UN)).start()
+            started = time.monotonic()
+            assert client.post("/router/record", json=body).get_json()["status"] == "recorded"
+            assert time.monotonic() - started >= 0.09  # it waited for the release
+        finally:
+            os.close(holder)
+        assert client.get("/router/metrics").get_json()["gpt-4"]["total_requests"] == 1
