@@ -36,8 +36,10 @@ REGISTER_MODEL = (
     "INSERT INTO models (name, created_at) VALUES {values} ON CONFLICT (name) DO NOTHING"
 )
 # Rows whose request_id is already stored are skipped; the inserted ones' ids come back.
+# The conflict target names the partial unique index (rows with a request id).
 RAW_INSERT_NEW_REQUEST_IDS = (
-    f"{RAW_INSERT} ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+    f"{RAW_INSERT} ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING"
+    " RETURNING request_id"
 )
 # Batches without request ids this large go to PostgreSQL through COPY (much cheaper per row).
 COPY_FROM = 20

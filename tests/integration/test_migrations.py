@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from flask_migrate import check, downgrade, upgrade
 
@@ -113,3 +114,58 @@ def test_upgrade_from_first_revision_aggregates_existing_rows(empty_app):
         ]
         bins = db.session.scalar(sa.select(sa.func.sum(LatencyHistogramHourly.requests)))
         assert bins == 3
+
+
+def request_metrics_indexes() -> dict[str, dict]:
+    return {index["name"]: index for index in sa.inspect(db.engine).get_indexes("request_metrics")}
+
+
+def index_predicate(name: str) -> str | None:
+    """The WHERE clause of index ``name`` as the database stores it (None: a full index)."""
+    if db.engine.dialect.name == "sqlite":
+        sql = db.session.scalar(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"),
+            {"name": name},
+        )
+    else:
+        sql = db.session.scalar(
+            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": name}
+        )
+    _, where, predicate = sql.upper().partition(" WHERE ")
+    return predicate.strip() or None if where else None
+
+
+def test_request_metrics_keep_only_the_indexes_queries_use(app):
+    with app.app_context():
+        indexes = request_metrics_indexes()
+        assert set(indexes) == {"ix_request_metrics_created_at", "uq_request_metrics_request_id"}
+        assert indexes["uq_request_metrics_request_id"]["unique"]
+        # Records without a request id add no entry to the unique index.
+        assert "REQUEST_ID IS NOT NULL" in index_predicate("uq_request_metrics_request_id")
+
+
+def test_slimming_the_indexes_keeps_stored_request_ids_unique_and_downgrades(empty_app):
+    insert = sa.text(
+        "INSERT INTO request_metrics (model, latency, cost, success, created_at, request_id) "
+        "VALUES ('gpt-4', 0.5, 0.01, :yes, :at, :request_id)"
+    ).bindparams(sa.bindparam("at", type_=UTCDateTime))
+    at = datetime(2026, 6, 15, 9, 10, tzinfo=UTC)
+    with empty_app.app_context():
+        upgrade(directory=DIRECTORY, revision="0004")
+        for request_id in ("a", None, None):
+            db.session.execute(insert, {"yes": True, "at": at, "request_id": request_id})
+        db.session.commit()
+        upgrade(directory=DIRECTORY, revision="0005")
+        db.session.execute(insert, {"yes": True, "at": at, "request_id": None})
+        db.session.commit()
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(insert, {"yes": True, "at": at, "request_id": "a"})
+        db.session.rollback()
+        downgrade(directory=DIRECTORY, revision="0004")
+        assert set(request_metrics_indexes()) == {
+            "ix_request_metrics_created_at",
+            "ix_request_metrics_model_created_at",
+            "uq_request_metrics_request_id",
+        }
+        assert index_predicate("uq_request_metrics_request_id") is None
+        assert db.session.scalar(sa.text("SELECT COUNT(*) FROM request_metrics")) == 4
