@@ -29,13 +29,28 @@ class DriverSql:
         self.qmark = dialect.paramstyle == "qmark"
         convert = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
         self._timestamp: Callable[[datetime], Any] = convert or (lambda value: value)
+        self._converted: dict[datetime, Any] = {}
 
     def sql(self, statement: str) -> str:
         return statement.replace("%s", "?") if self.qmark else statement
 
     def timestamp(self, value: datetime) -> Any:
-        """``value`` (aware) as the database stores it."""
-        return self._timestamp(value)
+        """``value`` (aware) as the database stores it.
+
+        A record's statements convert the same few moments again and again (its hour, its
+        minute, the moment itself): conversions are remembered, a bounded number of them.
+        Equal aware datetimes are the same instant, stored the same way.
+        """
+        converted = self._converted.get(value)
+        if converted is None:
+            if len(self._converted) >= TIMESTAMPS_REMEMBERED:
+                self._converted.clear()
+            converted = self._converted[value] = self._timestamp(value)
+        return converted
+
+
+# Enough for the hours and minutes of a busy hour's records, and their moments in between.
+TIMESTAMPS_REMEMBERED = 4096
 
 
 # Keyed by what the conversion depends on: the suite builds many engines of each kind.

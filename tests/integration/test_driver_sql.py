@@ -1,6 +1,6 @@
 """The record path writes at driver level; what it stores must look like what the ORM stores."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -83,3 +83,29 @@ def test_rows_beyond_one_statements_parameter_limit_go_in_several_statements(ctx
     )
     assert built and max(built) <= 14  # no statement over the limit
     assert built.count(14) >= 3  # the 7 raw rows went in as 2 + 2 + 2 + 1
+
+
+def test_a_remembered_timestamp_is_converted_as_the_column_type_converts_it(ctx):
+    from aurea.models import UTCDateTime
+    from aurea.services.driver_sql import DriverSql
+
+    dialect = db.engine.dialect
+    convert = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+    sql = DriverSql(dialect)
+    plus_two = timezone(timedelta(hours=2))
+    moments = [AT, AT.replace(microsecond=123456), AT.astimezone(plus_two), AT]
+    for moment in moments:
+        assert sql.timestamp(moment) == convert(moment)
+    # the same instant in another zone is stored the same way, converted or remembered
+    assert sql.timestamp(AT.astimezone(plus_two)) == sql.timestamp(AT)
+
+
+def test_remembered_timestamps_are_bounded(ctx, monkeypatch):
+    from aurea.services import driver_sql
+
+    monkeypatch.setattr(driver_sql, "TIMESTAMPS_REMEMBERED", 3)
+    sql = driver_sql.DriverSql(db.engine.dialect)
+    stored = [sql.timestamp(AT + timedelta(seconds=n)) for n in range(10)]
+    assert len(sql._converted) <= 3
+    assert len(set(stored)) == 10
+    assert sql.timestamp(AT + timedelta(seconds=1)) == stored[1]  # forgotten, converted again
