@@ -217,7 +217,7 @@ class DatabaseBudget:
 
 
 @contextmanager
-def write_transaction() -> Iterator[Any]:
+def write_transaction(engine: Engine | None = None) -> Iterator[Any]:
     """A driver-level (DB-API) cursor in a write transaction, committed when the block ends
     without error; rolled back otherwise.
 
@@ -227,7 +227,8 @@ def write_transaction() -> Iterator[Any]:
     are translated to SQLAlchemy's (a lost connection is invalidated), so the app answers
     them like any other database error. On SQLite the transaction starts with BEGIN
     IMMEDIATE under this host's writer lock (:func:`sqlite_writer_lock`). No session event
-    sees this commit: the caller clears the read cache.
+    sees this commit: the caller clears the read cache. ``engine``: the application's by
+    default (a caller that has it already saves looking it up: it costs more than a statement).
 
     Durable on return. On an SQLite file in WAL mode with ``synchronous=FULL`` (the
     default), the commit itself does not flush: the connection commits with NORMAL, and the
@@ -236,7 +237,7 @@ def write_transaction() -> Iterator[Any]:
     on disk before this returns, as FULL would have them. Other readers may see them a
     little earlier, before the flush.
     """
-    engine = db.engine
+    engine = engine or db.engine
     dialect = engine.dialect
     connection = cursor = None
     try:

@@ -153,10 +153,12 @@ def write_group(take: Callable[[], list[Job]]) -> None:
     that arrive while this worker waits for it are written in the same commit.
     """
     strict = current_app.config["AUREA_STRICT_MODELS"]
+    engine = db.engine
+    registered = registered_models()
     present: set[str] = set()
     try:
-        with write_transaction() as raw:
-            cursor = DriverCursor(raw, db.engine.dialect)
+        with write_transaction(engine) as raw:
+            cursor = DriverCursor(raw, engine.dialect)
             jobs = take()
             accepted = []
             for job in jobs:
@@ -168,30 +170,33 @@ def write_group(take: Callable[[], list[Job]]) -> None:
                         continue
                 accepted.append(job)
             group = [r for job in accepted for r in job.records]
-            statuses, present = _store(cursor, group, strict)
+            statuses, present = _store(cursor, group, strict, registered)
     except UnflushedCommit:
-        _committed(present)  # stored, though not acknowledged
+        _committed(present, registered)  # stored, though not acknowledged
         raise
     observe_group(len(group))
-    _committed(present)
+    _committed(present, registered)
     start = 0
     for job in accepted:
         job.finish(statuses[start : start + len(job.records)])
         start += len(job.records)
 
 
-def _committed(present: set[str]) -> None:
+def _committed(present: set[str], registered: set[str]) -> None:
     # This worker's cached answers must not predate its own writes.
     read_cache().clear()
     # Registered for good (Aurea never deletes a model): later records skip the insert.
-    registered_models().update(present)
+    registered.update(present)
 
 
-def _store(cursor: DriverCursor, records: list[Record], strict: bool) -> tuple[list[str], set[str]]:
+def _store(
+    cursor: DriverCursor, records: list[Record], strict: bool, registered: set[str]
+) -> tuple[list[str], set[str]]:
     """Insert ``records`` in the cursor's write transaction.
 
     Returns their statuses, and the models now known to be in ``models`` (those of the
-    records inserted or registered: a duplicate's model is not registered on its behalf).
+    records inserted or registered: a duplicate's model is not registered on its behalf);
+    ``registered``: the models this process knows to be registered (:func:`registered_models`).
     """
     at = now()
     seen: set[str] = set()
@@ -207,7 +212,7 @@ def _store(cursor: DriverCursor, records: list[Record], strict: bool) -> tuple[l
     when = [at if r.at is None else r.at.astimezone(UTC) for r in fresh]
 
     if not strict:
-        unknown = {r.model for r in fresh} - registered_models()
+        unknown = {r.model for r in fresh} - registered
         if unknown:
             register_models(cursor, unknown)
     timestamp = cursor.timestamp
