@@ -130,7 +130,8 @@ def main() -> None:
     (ROOT / "bench" / "work").mkdir(parents=True, exist_ok=True)
     kind, size = ("request", args.request) if args.request else ("group", args.group)
     per_unit = (instructions(kind, size, args.count) - instructions(kind, size, 0)) / args.count
-    unit = f"request to {size}" if kind == "request" else f"group commit of {size} records"
+    records = "record" if size == 1 else "records"
+    unit = f"request to {size}" if kind == "request" else f"group commit of {size} {records}"
     print(f"{per_unit:,.0f} instructions per {unit} (callgrind, {args.count} against 0)")
 
 
