@@ -237,7 +237,7 @@ def write_transaction(engine: Engine | None = None) -> Iterator[Any]:
     on disk before this returns, as FULL would have them. Other readers may see them a
     little earlier, before the flush.
     """
-    engine = engine or db.engine
+    engine = engine if engine is not None else db.engine
     dialect = engine.dialect
     connection = cursor = None
     try:

@@ -105,7 +105,13 @@ def test_remembered_timestamps_are_bounded(ctx, monkeypatch):
 
     monkeypatch.setattr(driver_sql, "TIMESTAMPS_REMEMBERED", 3)
     sql = driver_sql.DriverSql(db.engine.dialect)
+    converted = []
+    convert = sql._timestamp
+    sql._timestamp = lambda value: converted.append(value) or convert(value)
     stored = [sql.timestamp(AT + timedelta(seconds=n)) for n in range(10)]
     assert len(sql._converted) <= 3
-    assert len(set(stored)) == 10
-    assert sql.timestamp(AT + timedelta(seconds=1)) == stored[1]  # forgotten, converted again
+    assert len(set(stored)) == 10 and len(converted) == 10
+    assert sql.timestamp(AT + timedelta(seconds=9)) == stored[9]  # the latest: remembered
+    assert len(converted) == 10
+    assert sql.timestamp(AT + timedelta(seconds=1)) == stored[1]  # forgotten: converted again
+    assert len(converted) == 11
