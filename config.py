@@ -79,8 +79,35 @@ class Config:
     # scoring. "listed": only for models named in the request's models= (default); "all": every
     # enabled registered model too; "off": only when no model has enough requests.
     AUREA_WARMUP = os.environ.get("AUREA_WARMUP", "listed").strip().lower()
-    # Share of selections (0 to 1) sent to a Thompson-sampled model instead of the best score.
-    AUREA_EXPLORATION = _float_env("AUREA_EXPLORATION", 0.0)
+    # How select ranks models: "utility" (expected utility in USD under the objective below,
+    # with Thompson sampling) or "weighted" (the seed's weighted min-max score). See
+    # docs/decisions.md.
+    AUREA_OBJECTIVE = os.environ.get("AUREA_OBJECTIVE", "utility").strip().lower()
+    # The objective in real units: what a successful call is worth (USD), what a second of
+    # latency costs (USD), and an optional hard cap on a model's expected cost per call (USD).
+    AUREA_SUCCESS_VALUE = _float_env("AUREA_SUCCESS_VALUE", 0.10)
+    AUREA_LATENCY_COST = _float_env("AUREA_LATENCY_COST", 0.005)
+    AUREA_MAX_PRICE = _optional_float_env("AUREA_MAX_PRICE")
+    # Per-task objectives (JSON), e.g. {"code": {"success_value": 0.5}}: a task's fields
+    # replace the ones above for selections with that task.
+    AUREA_TASK_OBJECTIVES = os.environ.get("AUREA_TASK_OBJECTIVES", "")
+    # Utility mode: at most this share of selections explores (goes to a model other than the
+    # one with the highest expected utility). Weighted mode: the share of selections sent to a
+    # Thompson-sampled model. Unset: 0.1 in utility mode, 0 in weighted mode.
+    AUREA_EXPLORATION = _optional_float_env("AUREA_EXPLORATION")
+    # Utility mode: a candidate not seen for this many hours gets a recheck with this
+    # probability per selection (a price cut or a repaired model is noticed).
+    AUREA_RECHECK_HOURS = _float_env("AUREA_RECHECK_HOURS", 6.0)
+    AUREA_RECHECK_RATE = _float_env("AUREA_RECHECK_RATE", 0.02)
+    # Estimates (utility mode): half-lives in hours of the success counts and of the cost
+    # and latency means, the long memory (pseudo-requests), the pseudo-requests a task's
+    # estimate is shrunk toward its model's with, and the change detector's false-alarm
+    # level (0 turns change detection off).
+    AUREA_SUCCESS_HALF_LIFE_HOURS = _float_env("AUREA_SUCCESS_HALF_LIFE_HOURS", 24.0)
+    AUREA_PRICE_HALF_LIFE_HOURS = _float_env("AUREA_PRICE_HALF_LIFE_HOURS", 3.0)
+    AUREA_MEMORY = _float_env("AUREA_MEMORY", 10.0)
+    AUREA_TASK_PRIOR = _float_env("AUREA_TASK_PRIOR", 5.0)
+    AUREA_CHANGE_DELTA = _float_env("AUREA_CHANGE_DELTA", 0.05)
     # Seed for exploration draws (unset: unpredictable); for reproducible runs and tests.
     AUREA_RANDOM_SEED = _optional_float_env("AUREA_RANDOM_SEED")
     # Refuse records for models that are not registered instead of registering them.

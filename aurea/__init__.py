@@ -16,6 +16,7 @@ from aurea.extensions import db, migrate
 from aurea.observability import register_observability
 from aurea.services.group_commit import init_group_commit
 from aurea.services.write_relay import RELAY_SETTINGS
+from aurea.services.objectives import check_objective_settings
 from aurea.windows import parse_window
 from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
 
@@ -53,8 +54,7 @@ def check_settings(config) -> None:
         raise RuntimeError("AUREA_MIN_REQUESTS must be at least 1")
     if config["AUREA_WARMUP"] not in ("listed", "all", "off"):
         raise RuntimeError("AUREA_WARMUP must be listed, all or off")
-    if not 0 <= config["AUREA_EXPLORATION"] <= 1:
-        raise RuntimeError("AUREA_EXPLORATION must be between 0 and 1")
+    check_objective_settings(config)
     if not 0 < config["AUREA_COOLDOWN_FAILURE_RATE"] <= 1:
         raise RuntimeError("AUREA_COOLDOWN_FAILURE_RATE must be in (0, 1]")
     step = config["AUREA_MAX_WEIGHT_STEP"]

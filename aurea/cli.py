@@ -18,7 +18,16 @@ from aurea.services.scope import Scope
 from aurea.windows import WINDOWS, parse_age
 
 # The simulator's names; its modules are imported when `simulate` runs (they build apps).
-POLICIES = ("oracle", "aurea", "aurea-explore", "aurea-optimize", "seed", "latency", "random")
+POLICIES = (
+    "oracle",
+    "aurea",
+    "aurea-unconfigured",
+    "aurea-weighted",
+    "aurea-optimize",
+    "seed",
+    "latency",
+    "random",
+)
 
 aurea_cli = AppGroup("aurea", help="Aurea maintenance commands.")
 tokens_cli = AppGroup("tokens", help="API tokens: create, list, revoke.")

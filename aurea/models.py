@@ -62,8 +62,6 @@ class RegisteredModel(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
     # Disabled models are never selected but keep their history.
     enabled: so.Mapped[bool] = so.mapped_column(sa.Boolean(), server_default=sa.true())
-    # Set when recent failures trip the cooldown; the model is skipped until then.
-    cooldown_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
 
 HAS_REQUEST_ID = sa.text("request_id IS NOT NULL")
@@ -181,7 +179,10 @@ class ApiToken(db.Model):
 
 
 class ModelHealthMinutely(db.Model):
-    """Per model and UTC minute: requests and failures, for the cooldown's short lookback."""
+    """Per model, task and UTC minute: requests and failures, for the cooldown's lookback.
+
+    Cooldowns are derived from these counts when reading (aurea.domain.cooldown).
+    """
 
     __tablename__ = "model_health_minutely"
 
@@ -189,5 +190,6 @@ class ModelHealthMinutely(db.Model):
     model: so.Mapped[str] = so.mapped_column(
         sa.String(MODEL_NAME_LENGTH), sa.ForeignKey("models.name"), primary_key=True
     )
+    task: so.Mapped[str] = so.mapped_column(sa.String(TASK_LENGTH), primary_key=True)
     requests: so.Mapped[int] = so.mapped_column(sa.BigInteger())
     failures: so.Mapped[int] = so.mapped_column(sa.BigInteger())

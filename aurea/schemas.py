@@ -289,6 +289,13 @@ class SelectArgsSchema(ScopeArgsSchema):
     cost_weight = _query_float(0, 1, "Weight override for this request (with the other two).")
     quality_weight = _query_float(0, 1, "Weight override for this request (with the other two).")
     latency_weight = _query_float(0, 1, "Weight override for this request (with the other two).")
+    objective = fields.String(
+        validate=validate.OneOf(["utility", "weighted"]),
+        metadata={"description": "Objective mode for this request (default AUREA_OBJECTIVE)."},
+    )
+    success_value = _query_float(0, 1e6, "USD a successful call is worth (utility mode).")
+    latency_cost = _query_float(0, 1e6, "USD a second of latency costs (utility mode).")
+    max_price = _query_float(0, 1e6, "Highest acceptable expected cost per call, USD (utility).")
 
     @ma.validates_schema
     def _weights_all_or_none(self, data, **kwargs):
@@ -302,6 +309,22 @@ class SelectArgsSchema(ScopeArgsSchema):
         total = data["cost_weight"] + data["quality_weight"] + data["latency_weight"]
         if abs(total - 1.0) > 1e-6:
             raise ma.ValidationError(f"Weights must sum to 1.0 (got {total:.6g}).", "_schema")
+
+
+class UtilityPartsSchema(ma.Schema):
+    expected_utility = fields.Float(metadata={"description": "USD per call."})
+    value = fields.Float(metadata={"description": "success_value x P(success), USD."})
+    cost = fields.Float(metadata={"description": "Expected cost of a call, USD."})
+    latency_cost = fields.Float(metadata={"description": "latency_cost x latency, USD."})
+    p_success = fields.Float(metadata={"description": "Posterior mean of P(success)."})
+    latency = fields.Float(metadata={"description": "Expected latency, seconds."})
+
+
+class ObjectiveSchema(ma.Schema):
+    mode = fields.String(metadata={"description": "`utility` or `weighted`."})
+    success_value = fields.Float(allow_none=True)
+    latency_cost = fields.Float(allow_none=True)
+    max_price = fields.Float(allow_none=True)
 
 
 class RankEntrySchema(ma.Schema):
@@ -320,21 +343,38 @@ class RankEntrySchema(ma.Schema):
         metadata={
             "description": "Why the model did not compete on score: `excluded`, "
             "`not_registered`, `disabled`, `cooling_down`, `max_cost`, `max_latency`, "
-            "`min_success_rate` or `min_requests`; null if it did."
+            "`min_success_rate`, `max_price` or `min_requests`; null if it did."
         },
     )
+    expected_utility = fields.Nested(
+        UtilityPartsSchema, allow_none=True, metadata={"description": "Utility mode only."}
+    )
+    p_success_interval = fields.List(
+        fields.Float(), allow_none=True, metadata={"description": "90 % interval (utility)."}
+    )
+    p_best = fields.Float(
+        allow_none=True,
+        metadata={"description": "Probability of being chosen now (utility mode)."},
+    )
+    tried = fields.Boolean(metadata={"description": "The model has data in the window."})
 
 
 class SelectionSchema(ma.Schema):
     selected_model = fields.String(metadata={"example": "gpt-3.5-turbo"})
     score = fields.Float(
-        allow_none=True, metadata={"description": "Null when no model has data yet."}
+        allow_none=True,
+        metadata={
+            "description": "Utility mode: the expected utility in USD. Weighted mode: the "
+            "weighted score; null when no model has data yet."
+        },
     )
     weights = fields.Nested(WeightsSchema)
     reason = fields.String(
         metadata={
-            "description": "`highest_score`; `cold_start` when no model has enough requests "
-            "(the least-tried one is chosen); `exploration` for a Thompson-sampled choice.",
+            "description": "Utility mode: `highest_expected_utility`; `exploration` (a "
+            "Thompson-sampled other model); `recheck` (a model not seen for a while); "
+            "`cold_start` (no model has data). Weighted mode: `highest_score`; `cold_start` "
+            "when no model has enough requests; `exploration`.",
             "example": "highest_score",
         }
     )
@@ -348,6 +388,13 @@ class SelectionSchema(ma.Schema):
         metadata={"description": "True when the request's own weights were used."}
     )
     ranking = fields.List(fields.Nested(RankEntrySchema))
+    objective = fields.Nested(ObjectiveSchema)
+    expected_utility = fields.Nested(
+        UtilityPartsSchema,
+        allow_none=True,
+        metadata={"description": "The selected model's expected utility (utility mode)."},
+    )
+    p_best = fields.Float(allow_none=True)
     window = fields.String(metadata={"example": "7d"})
     task = fields.String(allow_none=True, metadata={"example": None})
     task_fallback = fields.List(
@@ -423,9 +470,22 @@ class ModelSchema(ma.Schema):
     name = fields.String()
     description = fields.String(allow_none=True)
     enabled = fields.Boolean()
-    state = fields.String(metadata={"description": "`active`, `cooling_down` or `disabled`."})
+    state = fields.String(
+        metadata={
+            "description": "`active`, `cooling_down` (on every task it served) or `disabled`."
+        }
+    )
     cooldown_until = fields.DateTime(
-        allow_none=True, metadata={"description": "End of the running cooldown, if any."}
+        allow_none=True,
+        metadata={"description": "End of the cooldown on every task, if one is running."},
+    )
+    cooling_tasks = fields.Dict(
+        keys=fields.String(),
+        values=fields.DateTime(),
+        metadata={
+            "description": "Tasks the model is cooling down on, with the end of each cooldown "
+            "(the empty string: records without a task)."
+        },
     )
     created_at = fields.DateTime()
 

@@ -21,7 +21,8 @@ def _dump(info: registry.ModelInfo) -> dict:
         "description": info.description,
         "enabled": info.enabled,
         "state": info.state(at),
-        "cooldown_until": info.cooling_until(at),
+        "cooldown_until": info.cooldown_until(at),
+        "cooling_tasks": info.cooling_tasks(at),
         "created_at": info.created_at,
     }
 

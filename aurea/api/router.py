@@ -68,6 +68,34 @@ def _rank_entry(entry) -> dict:
     }
 
 
+def _utility_rank_entry(ranked, chosen) -> dict:
+    e = ranked.estimate
+    est = chosen.estimates.get(e.model)
+    return {
+        "model": e.model,
+        "score": ranked.parts.expected_utility,
+        "cost_score": None,
+        "quality_score": None,
+        "latency_score": None,
+        "total_requests": est.requests if est else 0,
+        "success_rate": e.posterior.mean,
+        "average_latency": e.latency,
+        "average_cost": e.cost,
+        "p95_latency": chosen.p95.get(e.model),
+        "excluded_by": e.excluded_by,
+        "expected_utility": ranked.parts.as_dict(),
+        "p_success_interval": list(e.posterior.interval()),
+        "p_best": ranked.p_best,
+        "tried": ranked.tried,
+    }
+
+
+def _objective(chosen) -> dict:
+    if chosen.objective is None:
+        return {"mode": chosen.mode, "success_value": None, "latency_cost": None, "max_price": None}
+    return {"mode": chosen.mode, **chosen.objective.as_dict()}
+
+
 def reuse_answers(view):
     """Serve a repeated select query from this worker's read cache, without re-parsing it.
 
@@ -79,7 +107,7 @@ def reuse_answers(view):
 
     @functools.wraps(view)
     def answer(*args, **kwargs):
-        if current_app.config["AUREA_EXPLORATION"] > 0:
+        if selection.draws_per_request(current_app.config):
             return view(*args, **kwargs)  # each request draws: nothing to reuse
         cache = read_cache()
         key = ("select-answer", request.query_string)
@@ -110,9 +138,16 @@ def select(args: dict):
     """Select the best model under the current metrics, weights and constraints."""
     scope = Scope.from_request(args.get("window"), args.get("task"), args.get("min_requests"))
     override = _weights(args) if "cost_weight" in args else None
-    chosen = selection.select_model(scope, _constraints(args, scope), override)
+    overrides = {k: args[k] for k in ("success_value", "latency_cost", "max_price") if k in args}
+    chosen = selection.select_model(
+        scope, _constraints(args, scope), override, args.get("objective"), overrides
+    )
     g.aurea_selection = chosen  # for reuse_answers
     observe_selection(chosen.selected_model, chosen.reason)
+    if chosen.mode == "utility":
+        ranking = [_utility_rank_entry(r, chosen) for r in chosen.utility_ranking]
+    else:
+        ranking = [_rank_entry(e) for e in chosen.ranking]
     return {
         "selected_model": chosen.selected_model,
         "score": chosen.score,
@@ -124,7 +159,10 @@ def select(args: dict):
         "window": chosen.window,
         "task": chosen.task,
         "task_fallback": chosen.task_fallback,
-        "ranking": [_rank_entry(e) for e in chosen.ranking],
+        "objective": _objective(chosen),
+        "expected_utility": chosen.parts.as_dict() if chosen.parts else None,
+        "p_best": chosen.p_best,
+        "ranking": ranking,
     }
 
 

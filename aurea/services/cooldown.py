@@ -1,28 +1,29 @@
-"""Cooldown: skip a model whose recent failure rate trips the threshold, for a while.
+"""Cooldown: skip a model for a task while its recent failures on that task trip the rule.
 
-Every record adds to a per-minute count of requests and failures. After a batch with
-failures, each failing model's counts over the lookback (never reaching back before its
-previous cooldown ended, so a model coming back gets a fair trial) are checked against
-AUREA_COOLDOWN_FAILURE_RATE and AUREA_COOLDOWN_MIN_REQUESTS; if they trip, the model's
-``cooldown_until`` is set AUREA_COOLDOWN_SECONDS ahead. Select skips it until then.
+Every record adds to a per-minute count of requests and failures per model and task (the
+empty task for records without one). Cooldowns are not written anywhere: a read derives them
+from the counts of the last AUREA_COOLDOWN_SECONDS and lookback (aurea.domain.cooldown), so a
+record only adds counts, and a model failing on one task keeps serving the others unless it
+is cooling down on every task it served.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
-from aurea.models import ModelHealthMinutely
+from aurea.domain.cooldown import CooldownRule, MinuteCounts, ModelCooldown, model_cooldowns
+from aurea.models import NO_TASK, ModelHealthMinutely
 from aurea.services.driver_sql import DriverCursor
 
 HEALTH_UPSERT = """
-    INSERT INTO model_health_minutely (bucket_start, model, requests, failures)
+    INSERT INTO model_health_minutely (bucket_start, model, task, requests, failures)
     VALUES {values}
-    ON CONFLICT (bucket_start, model) DO UPDATE SET
+    ON CONFLICT (bucket_start, model, task) DO UPDATE SET
         requests = model_health_minutely.requests + excluded.requests,
         failures = model_health_minutely.failures + excluded.failures
 """
@@ -32,67 +33,49 @@ def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def add_health(
-    cursor: DriverCursor, outcomes: list[tuple[str, bool, datetime]], now: datetime
-) -> None:
-    """Count (model, success, at) outcomes in the minute of each ``at`` (the caller commits).
-
-    Whether a model trips is judged at ``now``, over the lookback before it: a back-filled
-    failure older than the lookback is counted in its minute but cannot start a cooldown.
-    """
+def add_health(cursor: DriverCursor, outcomes: list[tuple[str, str | None, bool, datetime]]) -> None:
+    """Count (model, task, success, at) outcomes in the minute of each ``at`` (the caller
+    commits)."""
     requests, failures = Counter(), Counter()
     last_at = minute = None
-    for model, success, at in outcomes:
+    for model, task, success, at in outcomes:
         if at is not last_at:  # a batch's outcomes share one moment: floor (and hash) it once
             last_at, minute = at, floor_to_minute(at)
-        key = (minute, model)
+        key = (minute, model, task or NO_TASK)
         requests[key] += 1
         failures[key] += not success
     cursor.insert_rows(
         HEALTH_UPSERT,
         [
-            (cursor.timestamp(minute), m, n, failures[(minute, m)])
-            for (minute, m), n in sorted(requests.items())
+            (cursor.timestamp(minute), m, t, n, failures[(minute, m, t)])
+            for (minute, m, t), n in sorted(requests.items())
         ],
     )
-    trip_if_failing(cursor, sorted({m for (_, m), n in failures.items() if n}), now)
 
 
-# Per model: is it cooling down at :now, and its counts since the later of :since and the
-# end of its last cooldown (bucket starts are whole minutes, so "after the minute the
-# cooldown ended in" is "after the moment it ended").
-HEALTH_SINCE = """
-    SELECT m.name,
-           CASE WHEN m.cooldown_until > %s THEN 1 ELSE 0 END,
-           COALESCE(SUM(h.requests), 0),
-           COALESCE(SUM(h.failures), 0)
-    FROM models m
-    LEFT JOIN model_health_minutely h
-        ON h.model = m.name
-        AND h.bucket_start >= %s
-        AND (m.cooldown_until IS NULL OR h.bucket_start > m.cooldown_until)
-    WHERE m.name IN ({names})
-    GROUP BY m.name, m.cooldown_until
-"""
-START_COOLDOWN = "UPDATE models SET cooldown_until = %s WHERE name = %s"
-
-
-def trip_if_failing(cursor: DriverCursor, models: list[str], now: datetime) -> None:
-    """Start the cooldown of each of ``models`` whose failures over the lookback trip it."""
-    if not models:
-        return
-    config = current_app.config
-    since = floor_to_minute(now - timedelta(seconds=config["AUREA_COOLDOWN_LOOKBACK_SECONDS"]))
-    rows = cursor.query(
-        HEALTH_SINCE.format(names=", ".join(["%s"] * len(models))),
-        (cursor.timestamp(now), cursor.timestamp(since), *models),
+def rule_from_config(config: Mapping) -> CooldownRule:
+    return CooldownRule(
+        failure_rate=config["AUREA_COOLDOWN_FAILURE_RATE"],
+        min_requests=config["AUREA_COOLDOWN_MIN_REQUESTS"],
+        lookback_seconds=config["AUREA_COOLDOWN_LOOKBACK_SECONDS"],
+        seconds=config["AUREA_COOLDOWN_SECONDS"],
     )
-    until = cursor.timestamp(now + timedelta(seconds=config["AUREA_COOLDOWN_SECONDS"]))
-    for model, cooling, requests, failures in sorted(rows):
-        if cooling or not requests or requests < config["AUREA_COOLDOWN_MIN_REQUESTS"]:
-            continue
-        if failures / requests >= config["AUREA_COOLDOWN_FAILURE_RATE"]:
-            cursor.execute(START_COOLDOWN, (until, model))
+
+
+def load_cooldowns(session: Session, rule: CooldownRule, now: datetime) -> dict[str, ModelCooldown]:
+    """The cooldowns running at ``now``, per model (and task), from the per-minute counts."""
+    h = ModelHealthMinutely
+    rows = session.execute(
+        sa.select(h.model, h.task, h.bucket_start, h.requests, h.failures).where(
+            h.bucket_start >= floor_to_minute(now - rule.horizon)
+        )
+    )
+    counts: dict[tuple[str, str], list[MinuteCounts]] = {}
+    for model, task, start, requests, failures in rows:
+        counts.setdefault((model, task), []).append(
+            MinuteCounts(start, int(requests), int(failures))
+        )
+    return model_cooldowns(counts, rule, now)
 
 
 def prune_health(session: Session, before: datetime) -> int:

@@ -237,7 +237,7 @@ def _store(
         add_to_aggregates(
             cursor, sum_rows((r.model, r.task, r.latency, r.cost, r.success, w) for r, w in stored)
         )
-        add_health(cursor, [(r.model, r.success, w) for r, w in stored], at)
+        add_health(cursor, [(r.model, r.task, r.success, w) for r, w in stored])
 
     stored_ids = {id(r) for r, _ in stored}
     statuses = [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]

@@ -9,11 +9,15 @@ from http import HTTPStatus
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from flask import current_app
+
 from aurea.clock import now
+from aurea.domain.cooldown import ModelCooldown
 from aurea.database import write_session
 from aurea.errors import AureaError
 from aurea.extensions import db
-from aurea.models import RegisteredModel
+from aurea.models import NO_TASK, RegisteredModel
+from aurea.services.cooldown import load_cooldowns, rule_from_config
 
 ACTIVE, COOLING_DOWN, DISABLED = "active", "cooling_down", "disabled"
 
@@ -31,28 +35,45 @@ class ModelInfo:
     name: str
     description: str | None
     enabled: bool
-    cooldown_until: datetime | None
     created_at: datetime
+    cooldown: ModelCooldown | None = None  # the cooldowns running when it was read
 
     def state(self, at: datetime) -> str:
+        """``disabled``, ``cooling_down`` (on every task it served) or ``active``."""
         if not self.enabled:
             return DISABLED
-        if self.cooldown_until is not None and self.cooldown_until > at:
+        if self.cooldown_until(at) is not None:
             return COOLING_DOWN
         return ACTIVE
 
-    def cooling_until(self, at: datetime) -> datetime | None:
-        """The end of a running cooldown, or None."""
-        return self.cooldown_until if self.state(at) == COOLING_DOWN else None
+    def cooldown_until(self, at: datetime) -> datetime | None:
+        """The end of a cooldown on every task, running at ``at``, or None."""
+        until = self.cooldown.everywhere if self.cooldown else None
+        return until if until is not None and until > at else None
+
+    def cooling_until(self, at: datetime, task: str | None = None) -> datetime | None:
+        """When the model may serve ``task`` again (None: it may at ``at``)."""
+        if self.cooldown is None:
+            return None
+        until = self.cooldown.until(task or NO_TASK)
+        return until if until is not None and until > at else None
+
+    def cooling_tasks(self, at: datetime) -> dict[str, datetime]:
+        """The tasks the model is cooling down on at ``at``, with their ends."""
+        if self.cooldown is None:
+            return {}
+        return {t: u for t, u in sorted(self.cooldown.tasks.items()) if u > at}
 
 
-def _info(m: RegisteredModel) -> ModelInfo:
-    return ModelInfo(m.name, m.description, m.enabled, m.cooldown_until, m.created_at)
+def _info(m: RegisteredModel, cooldown: ModelCooldown | None = None) -> ModelInfo:
+    return ModelInfo(m.name, m.description, m.enabled, m.created_at, cooldown)
 
 
 def load_registry(session: Session) -> list[ModelInfo]:
+    """The registered models, with the cooldowns running now."""
+    cooldowns = load_cooldowns(session, rule_from_config(current_app.config), now())
     rows = session.scalars(sa.select(RegisteredModel).order_by(RegisteredModel.name))
-    return [_info(m) for m in rows]
+    return [_info(m, cooldowns.get(m.name)) for m in rows]
 
 
 def list_models() -> list[ModelInfo]:

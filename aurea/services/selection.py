@@ -1,10 +1,15 @@
-"""Choosing the model to use now, with the caller's constraints, and saying why."""
+"""Choosing the model to use now, with the caller's constraints and objective, and saying why.
+
+Two objective modes (docs/decisions.md): ``utility`` ranks candidates by expected utility in
+USD from posterior estimates and samples among them (aurea.domain.decide); ``weighted`` is
+the seed's weighted min-max score (aurea.routing). Both skip models cooling down on the task.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from flask import current_app
@@ -12,13 +17,20 @@ from flask import current_app
 from aurea import routing
 from aurea.cache import read_cache
 from aurea.clock import now
+from aurea.domain import decide as utility
+from aurea.domain.estimators import UNIFORM, HourRow, ModelEstimate, estimate_models
+from aurea.domain.objective import UTILITY, WEIGHTED, Objective, UtilityParts
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.histogram import percentile
 from aurea.scoring import Weights
+from aurea.services import objectives
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
+from aurea.services.statistics import load_hourly_rows, load_latency_bins
 from aurea.services.weights import WeightRecord, weights_in_force
+
+MAX_PRICE = "max_price"
 
 
 class NoModelQualifies(AureaError):
@@ -27,10 +39,21 @@ class NoModelQualifies(AureaError):
 
 @dataclass(frozen=True)
 class SelectionInputs:
-    """What a selection reads from the database; reused for AUREA_CACHE_SECONDS."""
+    """What a weighted selection reads from the database; reused for AUREA_CACHE_SECONDS."""
 
     registry: list[ModelInfo]
     scoped: ScopedStats
+    weights: WeightRecord
+
+
+@dataclass(frozen=True)
+class UtilityInputs:
+    """What a utility selection reads: the registry, the window's hourly rows, the latency
+    histograms of the scope, the weights in force (reported, not used)."""
+
+    registry: list[ModelInfo]
+    rows: list[HourRow]
+    bins: dict[str, dict[int, int]]
     weights: WeightRecord
 
 
@@ -48,10 +71,29 @@ class Selection:
     ranking: list[routing.RankEntry]
     # Monotonic time until which the inputs it was made from stay cached (None: not cached).
     reusable_until: float | None = None
+    mode: str = WEIGHTED
+    objective: Objective | None = None
+    utility_ranking: list[utility.Ranked] = field(default_factory=list)
+    estimates: dict[str, ModelEstimate] = field(default_factory=dict)
+    p95: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def parts(self) -> UtilityParts | None:
+        for r in self.utility_ranking:
+            if r.estimate.model == self.selected_model:
+                return r.parts
+        return None
+
+    @property
+    def p_best(self) -> float | None:
+        for r in self.utility_ranking:
+            if r.estimate.model == self.selected_model:
+                return r.p_best
+        return None
 
 
 def load_inputs(session, scope: Scope) -> SelectionInputs:
-    """Read what a selection in ``scope`` needs, in the session's transaction."""
+    """Read what a weighted selection in ``scope`` needs, in the session's transaction."""
     return SelectionInputs(
         registry=load_registry(session),
         scoped=load_scoped_stats(session, scope, with_latency_bins=True),
@@ -59,7 +101,24 @@ def load_inputs(session, scope: Scope) -> SelectionInputs:
     )
 
 
-def candidates(inputs: SelectionInputs, wanted: tuple[str, ...] | None) -> list[routing.Candidate]:
+def load_utility_inputs(session, scope: Scope) -> UtilityInputs:
+    """Read what a utility selection in ``scope`` needs, in the session's transaction."""
+    since = scope.window.start(now())
+    bins = load_latency_bins(session, since)
+    if scope.task is not None:
+        task_bins = load_latency_bins(session, since, scope.task)
+        bins = {m: task_bins.get(m) or b for m, b in bins.items()}
+    return UtilityInputs(
+        registry=load_registry(session),
+        rows=load_hourly_rows(session, since),
+        bins=bins,
+        weights=weights_in_force(session),
+    )
+
+
+def candidates(
+    inputs: SelectionInputs, wanted: tuple[str, ...] | None, task: str | None = None
+) -> list[routing.Candidate]:
     at = now()
     registry = {m.name: m for m in inputs.registry}
     bins = inputs.scoped.latency_bins or {}
@@ -73,12 +132,18 @@ def candidates(inputs: SelectionInputs, wanted: tuple[str, ...] | None) -> list[
             routing.Candidate(
                 model=name,
                 enabled=info.enabled,
-                cooling_until=info.cooling_until(at),
+                cooling_until=info.cooling_until(at, task),
                 stats=inputs.scoped.stats.get(name),
                 p95_latency=percentile(bins.get(name, {}), 0.95),
             )
         )
     return chosen
+
+
+def draws_per_request(config) -> bool:
+    """Whether selections are random draws (so a finished answer cannot be reused): always in
+    utility mode (a request may still ask for weighted mode), with exploration in weighted."""
+    return config["AUREA_OBJECTIVE"] == UTILITY or objectives.exploration_for(config, WEIGHTED) > 0
 
 
 def _rng() -> random.Random:
@@ -91,17 +156,143 @@ def select_model(
     scope: Scope,
     constraints: routing.Constraints | None = None,
     weights: Weights | None = None,
+    mode: str | None = None,
+    objective_overrides: dict | None = None,
 ) -> Selection:
-    """Pick a model in ``scope`` under ``constraints``, with the weights in force or ``weights``.
+    """Pick a model in ``scope`` under ``constraints``.
 
-    What it reads is reused for up to AUREA_CACHE_SECONDS (see aurea.cache); the decision
-    itself (with its exploration draw) is made per request.
+    ``mode`` (default AUREA_OBJECTIVE): ``utility`` under the configured objective with
+    ``objective_overrides``, or ``weighted`` with the weights in force or ``weights`` (which
+    imply weighted mode). What it reads is reused for up to AUREA_CACHE_SECONDS (see
+    aurea.cache); the decision's random draws are made per request.
     """
-    cache, key = read_cache(), cache_key("select", scope)
-    inputs = cache.get_or_compute(key, lambda: load_inputs(db.session, scope))
-    chosen = choose(scope, inputs, constraints, weights)
+    config = current_app.config
+    mode = WEIGHTED if weights is not None else objectives.mode_for(config, mode)
+    constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
+    cache = read_cache()
+    if mode == WEIGHTED:
+        key = cache_key("select", scope)
+        inputs = cache.get_or_compute(key, lambda: load_inputs(db.session, scope))
+        chosen = choose(scope, inputs, constraints, weights)
+    else:
+        objective = objectives.objective_for(config, scope.task, objective_overrides)
+        inputs_key = cache_key("select-utility", scope)
+        key = (inputs_key, objective, constraints)
+        # Not nested: the cache computes one key per lock stripe at a time.
+        inputs = cache.get_or_compute(inputs_key, lambda: load_utility_inputs(db.session, scope))
+        prepared = cache.get_or_compute(
+            key, lambda: prepare_utility(scope, inputs, constraints, objective)
+        )
+        chosen = choose_utility(scope, prepared)
     # An answer built from these inputs may be reused only as long as they are kept.
     return dataclasses.replace(chosen, reusable_until=cache.expires_at(key))
+
+
+@dataclass(frozen=True)
+class PreparedUtility:
+    prepared: utility.Prepared | None
+    nothing: list[utility.Ranked] | None  # set when nothing qualifies
+    objective: Objective
+    inputs: UtilityInputs
+    estimates: dict[str, ModelEstimate]
+    p95: dict[str, float | None]
+
+
+def utility_exclusion(
+    info: ModelInfo | None,
+    estimate: ModelEstimate | None,
+    p95: float | None,
+    k: routing.Constraints,
+    objective: Objective,
+    task: str | None,
+    at,
+) -> str | None:
+    """The first check a candidate fails in utility mode, or None."""
+    if info is None:
+        return routing.NOT_REGISTERED
+    if info.name in k.exclude:
+        return routing.EXCLUDED
+    if not info.enabled:
+        return routing.DISABLED
+    if info.cooling_until(at, task) is not None:
+        return routing.COOLING_DOWN
+    if estimate is not None and estimate.cost is not None:
+        if objective.max_price is not None and estimate.cost > objective.max_price:
+            return MAX_PRICE
+        if k.max_cost is not None and estimate.cost > k.max_cost:
+            return routing.MAX_COST
+    if k.max_latency is not None and p95 is not None and p95 > k.max_latency:
+        return routing.MAX_LATENCY
+    if (
+        k.min_success_rate is not None
+        and estimate is not None
+        and estimate.posterior.mean < k.min_success_rate
+    ):
+        return routing.MIN_SUCCESS_RATE
+    return None
+
+
+def prepare_utility(
+    scope: Scope, inputs: UtilityInputs, constraints: routing.Constraints, objective: Objective
+) -> PreparedUtility:
+    """Estimate every candidate and compute the decision's shares (cached with the inputs)."""
+    config = current_app.config
+    at = now()
+    estimates = estimate_models(inputs.rows, scope.task, at, objectives.estimator_settings(config))
+    registry = {m.name: m for m in inputs.registry}
+    wanted = constraints.models if constraints.models is not None else sorted(registry)
+    p95 = {name: percentile(inputs.bins.get(name, {}), 0.95) for name in wanted}
+    entries = []
+    for name in wanted:
+        e = estimates.get(name)
+        excluded = utility_exclusion(
+            registry.get(name), e, p95[name], constraints, objective, scope.task, at
+        )
+        entries.append(
+            utility.Estimate(
+                model=name,
+                posterior=e.posterior if e else UNIFORM,
+                cost=e.cost if e else None,
+                latency=e.latency if e else None,
+                requests=e.model_requests if e else 0,
+                last_seen_hours=e.last_seen_hours if e else None,
+                excluded_by=excluded,
+            )
+        )
+    policy = objectives.decision_policy(config)
+    try:
+        prepared = utility.prepare(entries, objective, policy, _rng())
+    except utility.NothingEligible as exc:
+        return PreparedUtility(None, exc.ranking, objective, inputs, estimates, p95)
+    return PreparedUtility(prepared, None, objective, inputs, estimates, p95)
+
+
+def choose_utility(scope: Scope, p: PreparedUtility) -> Selection:
+    """Draw this request's selection from a prepared utility decision."""
+    if p.prepared is None:
+        raise NoModelQualifies(
+            "No model satisfies the constraints.",
+            errors={"candidates": {r.estimate.model: r.estimate.excluded_by for r in p.nothing}},
+        )
+    decision = utility.choose(p.prepared, objectives.decision_policy(current_app.config), _rng())
+    selected = decision.selected
+    return Selection(
+        selected_model=decision.selected_model,
+        score=selected.parts.expected_utility,
+        weights=p.inputs.weights.weights,
+        weights_version=p.inputs.weights.id,
+        reason=decision.reason,
+        explored=decision.explored,
+        window=scope.window.name,
+        task=scope.task,
+        task_fallback=[],
+        ranking=[],
+        mode=UTILITY,
+        objective=p.objective,
+        utility_ranking=decision.ranking,
+        estimates=p.estimates,
+        p95=p.p95,
+    )
 
 
 def warms_up(mode: str, constraints: routing.Constraints) -> bool:
@@ -119,17 +310,19 @@ def choose(
     constraints: routing.Constraints | None = None,
     weights: Weights | None = None,
 ) -> Selection:
-    """Decide from inputs already read; raise NoModelQualifies when nothing qualifies."""
+    """Decide in weighted mode from inputs already read; raise NoModelQualifies when nothing
+    qualifies."""
     constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
     used = weights or inputs.weights.weights
+    config = current_app.config
     try:
         decision = routing.decide(
-            candidates(inputs, constraints.models),
+            candidates(inputs, constraints.models, scope.task),
             constraints,
             used,
-            exploration=current_app.config["AUREA_EXPLORATION"],
+            exploration=objectives.exploration_for(config, WEIGHTED),
             rng=_rng(),
-            warmup=warms_up(current_app.config["AUREA_WARMUP"], constraints),
+            warmup=warms_up(config["AUREA_WARMUP"], constraints),
         )
     except routing.NoModelQualifies as exc:
         raise NoModelQualifies(

@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from aurea.domain.estimators import HourRow
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly
 from aurea.scoring import ModelStats
 
@@ -67,3 +68,24 @@ def load_latency_bins(
     for model, k, requests in session.execute(_in_window(query, h, since, task)):
         bins[model][int(k)] = int(requests)
     return bins
+
+
+def load_hourly_rows(session: Session, since: datetime | None) -> list[HourRow]:
+    """Every hourly aggregate row from ``since`` (None: all), oldest first."""
+    s = ModelStatsHourly
+    query = sa.select(
+        s.bucket_start,
+        s.model,
+        s.task,
+        s.requests,
+        s.successes,
+        s.latency_sum,
+        s.cost_sum,
+        s.last_recorded_at,
+    ).order_by(s.bucket_start, s.model, s.task)
+    if since is not None:
+        query = query.where(s.bucket_start >= since)
+    return [
+        HourRow(start, model, task, int(n), int(ok), float(lat), float(cost), last)
+        for start, model, task, n, ok, lat, cost, last in session.execute(query)
+    ]

@@ -48,7 +48,9 @@ class AureaPolicy(Policy):
             {
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
                 "AUREA_CLOCK": self.clock,
-                "AUREA_CACHE_SECONDS": 0.0,
+                # Inputs are reused within a simulated step: every record batch (a commit)
+                # clears the cache, as a write through a worker does.
+                "AUREA_CACHE_SECONDS": 1e9,
                 **(settings or {}),
             },
         )

@@ -19,7 +19,6 @@ from aurea.simulation.policies import LatencyPolicy, Outcome, Policy, RandomPoli
 from aurea.simulation.scenario import Scenario
 
 DEFAULT_POLICIES = POLICIES
-EXPLORATION = 0.1
 
 
 @dataclass(frozen=True)
@@ -87,18 +86,39 @@ class OraclePolicy(Policy):
         )
 
 
+def objective_settings(scenario: Scenario) -> dict:
+    """The scenario's utility as the settings a user would give Aurea (docs/decisions.md).
+
+    A scenario's utility is ``success - cost_weight x cost - latency_weight x latency``; in
+    USD (divided by cost_weight) a success is worth ``1 / cost_weight`` and a second of
+    latency costs ``latency_weight / cost_weight``: the same ranking, in real units.
+    """
+    u = scenario.utility
+    if u.cost <= 0:
+        raise ValueError("a scenario's utility needs a positive cost weight to be stated in USD")
+    return {"AUREA_SUCCESS_VALUE": 1.0 / u.cost, "AUREA_LATENCY_COST": u.latency / u.cost}
+
+
 def make_policy(name: str, scenario: Scenario, seed: int, settings: dict | None = None) -> Policy:
-    """Build a policy; ``settings`` (AUREA_* values) apply to every Aurea policy."""
+    """Build a policy; ``settings`` (AUREA_* values) apply to every Aurea policy.
+
+    ``aurea`` is the default utility mode told the scenario's objective; ``aurea-unconfigured``
+    is a fresh install (the default objective); ``aurea-weighted`` the seed's weighted score
+    (AUREA_OBJECTIVE=weighted); ``aurea-optimize`` is ``aurea`` with the weekly optimize.
+    """
     # Exploration draws are seeded in every Aurea policy, so any run is reproducible.
     settings = {"AUREA_RANDOM_SEED": float(seed), **(settings or {})}
+    told = {**objective_settings(scenario), **settings}
     if name == "oracle":
         return OraclePolicy(scenario)
     if name == "aurea":
+        return AureaPolicy(name, scenario.start, told)
+    if name == "aurea-unconfigured":
         return AureaPolicy(name, scenario.start, settings)
-    if name == "aurea-explore":
-        return AureaPolicy(name, scenario.start, {"AUREA_EXPLORATION": EXPLORATION, **settings})
+    if name == "aurea-weighted":
+        return AureaPolicy(name, scenario.start, {"AUREA_OBJECTIVE": "weighted", **settings})
     if name == "aurea-optimize":
-        return AureaPolicy(name, scenario.start, settings, weekly_optimize=True)
+        return AureaPolicy(name, scenario.start, told, weekly_optimize=True)
     if name == "seed":
         return SeedPolicy()
     if name == "latency":

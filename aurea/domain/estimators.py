@@ -1,0 +1,245 @@
+"""Estimates with uncertainty from hourly aggregates: success posteriors, cost and latency.
+
+Success is a Beta posterior built from three parts (docs/decisions.md, "Estimates"):
+
+- the **prior**: ``prior_strength`` pseudo-requests at ``prior_mean`` (Beta(1, 1) for a
+  model; for a model x task, the model's posterior mean at ``task_prior`` pseudo-requests,
+  so a task with little data is shrunk toward its model's rate instead of switching at N rows);
+- the **recent** counts: every request weighs ``0.5 ** (age / half_life)``, and the requests
+  before a detected change point weigh 0 (aurea.domain.changes);
+- a **long memory** of what the discounting let go: the rest of each request's weight, its
+  total capped at ``memory`` pseudo-requests, at the rate those requests had. A model not
+  used for a while falls back toward its long-run rate with a wide posterior, so it is tried
+  again after an incident, instead of being remembered forever by its worst hour.
+
+Cost and latency are means weighted by ``0.5 ** (age / half_life)``: a price change or a
+latency drift is followed within a few of their half-lives.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aurea.domain.changes import latest_change
+
+
+@dataclass(frozen=True)
+class HourCounts:
+    """One hour of one model (and task): what the hourly aggregates hold."""
+
+    age_hours: float  # from the middle of the hour (or its start, if in the future) to now
+    requests: int
+    successes: int
+    latency_sum: float
+    cost_sum: float
+
+    @property
+    def failures(self) -> int:
+        return self.requests - self.successes
+
+
+def weight(age_hours: float, half_life_hours: float | None) -> float:
+    """0.5 ** (age / half_life); 1 without a half-life."""
+    if half_life_hours is None or math.isinf(half_life_hours):
+        return 1.0
+    return 0.5 ** (max(age_hours, 0.0) / half_life_hours)
+
+
+@dataclass(frozen=True)
+class BetaPosterior:
+    alpha: float
+    beta: float
+
+    @property
+    def mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def strength(self) -> float:
+        """Pseudo-requests behind the estimate (alpha + beta)."""
+        return self.alpha + self.beta
+
+    @property
+    def sd(self) -> float:
+        a, b = self.alpha, self.beta
+        return math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+
+    def interval(self, z: float = 1.645) -> tuple[float, float]:
+        """An approximate central interval (normal approximation; 90 % by default)."""
+        return (max(0.0, self.mean - z * self.sd), min(1.0, self.mean + z * self.sd))
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.betavariate(self.alpha, self.beta)
+
+
+UNIFORM = BetaPosterior(1.0, 1.0)
+
+
+def success_posterior(
+    hours: Sequence[HourCounts],
+    half_life_hours: float | None,
+    memory: float,
+    prior_mean: float = 0.5,
+    prior_strength: float = 2.0,
+    change_at: int = 0,
+) -> BetaPosterior:
+    """The posterior of P(success) from ``hours`` (oldest first); see the module docstring.
+
+    ``change_at`` is the index of the first hour after a detected change: the hours before
+    it count only in the long memory.
+    """
+    recent_s = recent_f = old_s = old_f = 0.0
+    for i, h in enumerate(hours):
+        w = weight(h.age_hours, half_life_hours) if i >= change_at else 0.0
+        recent_s += w * h.successes
+        recent_f += w * h.failures
+        old_s += (1.0 - w) * h.successes
+        old_f += (1.0 - w) * h.failures
+    alpha = prior_strength * prior_mean + recent_s
+    beta = prior_strength * (1.0 - prior_mean) + recent_f
+    old = old_s + old_f
+    if old > 0 and memory > 0:
+        kept = min(memory, old)
+        alpha += kept * old_s / old
+        beta += kept * old_f / old
+    return BetaPosterior(alpha, beta)
+
+
+def weighted_means(
+    hours: Sequence[HourCounts], half_life_hours: float | None
+) -> tuple[float, float] | None:
+    """(cost, latency) per request, each hour weighted by its requests and its age; None
+    without requests."""
+    total = cost = latency = 0.0
+    for h in hours:
+        w = weight(h.age_hours, half_life_hours)
+        total += w * h.requests
+        cost += w * h.cost_sum
+        latency += w * h.latency_sum
+    if total <= 0:
+        return None
+    return cost / total, latency / total
+
+
+def shrink(specific: float, specific_requests: float, general: float, strength: float) -> float:
+    """A task's mean shrunk toward its model's: ``strength`` pseudo-requests at ``general``."""
+    return (strength * general + specific_requests * specific) / (strength + specific_requests)
+
+
+@dataclass(frozen=True)
+class HourRow:
+    """A row of the hourly aggregates, as storage reads it."""
+
+    bucket_start: datetime
+    model: str
+    task: str
+    requests: int
+    successes: int
+    latency_sum: float
+    cost_sum: float
+    last_recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class EstimatorSettings:
+    success_half_life_hours: float | None = 24.0
+    price_half_life_hours: float | None = 3.0  # cost and latency
+    memory: float = 10.0  # pseudo-requests of long memory
+    task_prior: float = 5.0  # pseudo-requests a task is shrunk toward its model with
+    change_delta: float | None = 0.05  # None: no change detection
+
+
+@dataclass(frozen=True)
+class ModelEstimate:
+    posterior: BetaPosterior
+    cost: float | None
+    latency: float | None
+    requests: int  # in the scope (the task's, when one is asked for)
+    model_requests: int  # in the window, every task
+    last_seen_hours: float | None
+    change_at: datetime | None  # the start of the hour the latest detected change began in
+
+
+HOUR = timedelta(hours=1)
+
+
+def _hours(rows: Iterable[HourRow], now: datetime) -> list[tuple[datetime, HourCounts]]:
+    by_hour: dict[datetime, list[float]] = {}
+    for r in rows:
+        t = by_hour.setdefault(r.bucket_start, [0, 0, 0.0, 0.0])
+        t[0] += r.requests
+        t[1] += r.successes
+        t[2] += r.latency_sum
+        t[3] += r.cost_sum
+    out = []
+    for start in sorted(by_hour):
+        n, s, latency, cost = by_hour[start]
+        age = max(0.0, (now - start) / HOUR - 0.5)
+        out.append((start, HourCounts(age, int(n), int(s), latency, cost)))
+    return out
+
+
+def _success(
+    hours: list[tuple[datetime, HourCounts]],
+    settings: EstimatorSettings,
+    prior_mean: float,
+    prior_strength: float,
+) -> tuple[BetaPosterior, datetime | None]:
+    counts = [h for _, h in hours]
+    change_at = 0
+    if settings.change_delta is not None:
+        change_at = latest_change([(h.requests, h.successes) for h in counts], settings.change_delta)
+    posterior = success_posterior(
+        counts,
+        settings.success_half_life_hours,
+        settings.memory,
+        prior_mean,
+        prior_strength,
+        change_at,
+    )
+    return posterior, (hours[change_at][0] if change_at else None)
+
+
+def estimate_models(
+    rows: Iterable[HourRow], task: str | None, now: datetime, settings: EstimatorSettings
+) -> dict[str, ModelEstimate]:
+    """Each model's estimate over every task (``task`` None) or for one task, shrunk toward
+    the model's."""
+    per_model: dict[str, list[HourRow]] = {}
+    for r in rows:
+        per_model.setdefault(r.model, []).append(r)
+    out = {}
+    for model, model_rows in per_model.items():
+        hours = _hours(model_rows, now)
+        posterior, change_at = _success(hours, settings, 0.5, 2.0)
+        means = weighted_means([h for _, h in hours], settings.price_half_life_hours)
+        total = sum(h.requests for _, h in hours)
+        newest = max(r.last_recorded_at for r in model_rows)
+        last_seen = max(0.0, (now - newest) / HOUR)
+        requests = total
+        if task is not None:
+            task_hours = _hours([r for r in model_rows if r.task == task], now)
+            requests = sum(h.requests for _, h in task_hours)
+            posterior, change_at = _success(
+                task_hours, settings, posterior.mean, settings.task_prior
+            )
+            task_means = weighted_means([h for _, h in task_hours], settings.price_half_life_hours)
+            if task_means is not None and means is not None:
+                means = (
+                    shrink(task_means[0], requests, means[0], settings.task_prior),
+                    shrink(task_means[1], requests, means[1], settings.task_prior),
+                )
+        out[model] = ModelEstimate(
+            posterior=posterior,
+            cost=means[0] if means else None,
+            latency=means[1] if means else None,
+            requests=requests,
+            model_requests=total,
+            last_seen_hours=last_seen,
+            change_at=change_at,
+        )
+    return out
