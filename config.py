@@ -105,7 +105,7 @@ class Config:
     # level (0 turns change detection off).
     AUREA_SUCCESS_HALF_LIFE_HOURS = _float_env("AUREA_SUCCESS_HALF_LIFE_HOURS", 24.0)
     AUREA_PRICE_HALF_LIFE_HOURS = _float_env("AUREA_PRICE_HALF_LIFE_HOURS", 3.0)
-    AUREA_MEMORY = _float_env("AUREA_MEMORY", 10.0)
+    AUREA_MEMORY = _float_env("AUREA_MEMORY", 50.0)
     AUREA_TASK_PRIOR = _float_env("AUREA_TASK_PRIOR", 5.0)
     AUREA_CHANGE_DELTA = _float_env("AUREA_CHANGE_DELTA", 0.05)
     # Seed for exploration draws (unset: unpredictable); for reproducible runs and tests.

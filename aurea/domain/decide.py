@@ -8,7 +8,9 @@ highest expected utility among those with data is the **greedy** choice. A selec
 
 1. with probability ``recheck_rate``, when some candidate has not been seen for
    ``recheck_hours`` (or never), goes to the one seen longest ago (reason ``recheck``): a
-   price cut or a repaired model is noticed even when its old data says it is worse;
+   price cut or a repaired model is noticed even when its old data says it is worse. A
+   candidate whose expected utility is more than ``recheck_gap x success_value`` below the
+   greedy choice's waits in proportion longer (``recheck_after``): a recheck costs its gap;
 2. otherwise is drawn from ``p_best``, the share of everything but the greedy choice capped
    at ``exploration``: the reason is ``highest_expected_utility`` for the greedy choice,
    ``exploration`` for any other.
@@ -53,6 +55,7 @@ class Policy:
     exploration: float = 0.1
     recheck_hours: float = 6.0
     recheck_rate: float = 0.02
+    recheck_gap: float = 0.05  # share of success_value below which rechecks keep their pace
     draws: int = 200
 
 
@@ -114,6 +117,16 @@ def win_shares(
     return {m: n / draws for m, n in wins.items()}
 
 
+def recheck_after(policy: Policy, objective: Objective, gap: float) -> float:
+    """Hours after which a candidate ``gap`` USD worse than the greedy choice is rechecked:
+    ``recheck_hours``, longer in proportion for a gap above ``recheck_gap`` x success_value
+    (a recheck costs its gap, so the worse a model looked the rarer its rechecks)."""
+    unit = policy.recheck_gap * objective.success_value
+    if unit <= 0 or gap <= unit:
+        return policy.recheck_hours
+    return policy.recheck_hours * gap / unit
+
+
 def cap_exploration(shares: dict[str, float], greedy: str, cap: float) -> dict[str, float]:
     """Scale the other candidates' shares so that together they are at most ``cap``."""
     others = 1.0 - shares[greedy]
@@ -163,11 +176,16 @@ def prepare(
     greedy = max(tried or eligible, key=lambda e: parts[e.model].expected_utility)
     shares = win_shares(eligible, objective, costs, rng, policy.draws)
     shares = cap_exploration(shares, greedy.model, policy.exploration)
+    best = parts[greedy.model].expected_utility
     stale = [
         e
         for e in eligible
         if e is not greedy
-        and (e.last_seen_hours is None or e.last_seen_hours >= policy.recheck_hours)
+        and (
+            e.last_seen_hours is None
+            or e.last_seen_hours
+            >= recheck_after(policy, objective, best - parts[e.model].expected_utility)
+        )
     ]
     ranking = sorted(
         (Ranked(e, parts[e.model], shares.get(e.model, 0.0), e.requests > 0) for e in estimates),

@@ -148,7 +148,7 @@ class HourRow:
 class EstimatorSettings:
     success_half_life_hours: float | None = 24.0
     price_half_life_hours: float | None = 3.0  # cost and latency
-    memory: float = 10.0  # pseudo-requests of long memory
+    memory: float = 50.0  # pseudo-requests of long memory
     task_prior: float = 5.0  # pseudo-requests a task is shrunk toward its model with
     change_delta: float | None = 0.05  # None: no change detection
 
