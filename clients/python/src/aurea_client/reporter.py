@@ -134,6 +134,7 @@ class BufferedReporter:
         self._last_drop_log = self._last_reject_log = -math.inf
         self._last_reject_reason = "invalid values given to record()"
         self._gave_up = False  # some outcome counted as failed
+        self._abandoned = False  # close() gave up waiting for the thread
 
     def _reset_after_fork(self) -> None:
         self._init_state()
@@ -197,7 +198,7 @@ class BufferedReporter:
             self._accepted += 1
             if self._thread is None:
                 self._start()
-            elif len(self._buffer) == self.max_batch:
+            if len(self._buffer) == self.max_batch:
                 self._cond.notify_all()
         return True
 
@@ -232,8 +233,16 @@ class BufferedReporter:
         except Exception:  # noqa: BLE001 - atexit may be finalising
             pass
         if thread is not None and thread is not threading.current_thread():
-            thread.join(None if timeout is None else timeout + 1.0)
-        with self._lock:
+            thread.join(timeout)
+        with self._cond:
+            if thread is not None and thread.is_alive() and timeout is not None:
+                # Stuck in a request past the deadline: count what it holds as lost now; the
+                # thread, a daemon, finishes that request but counts nothing more.
+                self._abandoned = True
+                self._failed += self._accepted - self._finished
+                self._finished = self._accepted
+                self._gave_up = self._gave_up or self._failed > 0
+                self._cond.notify_all()
             return self._finished >= self._accepted and not self._gave_up
 
     def __enter__(self) -> BufferedReporter:
@@ -360,6 +369,8 @@ class BufferedReporter:
 
     def _settle(self, count: int, outcome: str, reason: str = "") -> None:
         with self._cond:
+            if self._abandoned:
+                return  # close() has counted these already
             if outcome == "sent":
                 self._sent += count
             elif outcome == "rejected":
