@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aurea_client import BufferedReporter
@@ -27,6 +28,19 @@ def test_a_5xx_batch_is_sent_again_with_the_same_request_ids():
     assert all(batch == first for batch in again)
     assert [item["request_id"] for item in first] != [None, None]
     assert (reporter.sent, reporter.failed) == (2, 0)
+
+
+def test_request_ids_are_time_ordered_uuid7():
+    with StubServer(OK) as s:
+        reporter = BufferedReporter(s.url)
+        reporter.record("m", 0.5, 0.0, True)
+        time.sleep(0.002)  # the next millisecond
+        reporter.record("m", 0.5, 0.0, True)
+        assert reporter.flush(timeout=30)
+    ids = [uuid.UUID(item["request_id"]) for seen in s.seen for item in seen.body["records"]]
+    assert [i.version for i in ids] == [7, 7]
+    assert ids[0] < ids[1]
+    reporter.close(5)
 
 
 def test_retry_after_is_honoured_for_a_429():
@@ -112,9 +126,24 @@ def test_values_aurea_cannot_take_are_rejected_by_record(outcome):
     reporter.close(0)
 
 
+def test_an_outcome_sent_late_carries_the_time_of_its_record():
+    with StubServer(DOWN, OK) as s:
+        reporter = BufferedReporter(s.url, stamp_after=0.2, backoff=0.5)
+        before = datetime.now(UTC)
+        reporter.record("m", 0.5, 0.0, True)
+        after = datetime.now(UTC)
+        assert reporter.flush(timeout=30)
+    (first,), (again,) = (seen.body["records"] for seen in s.seen)
+    assert "timestamp" not in first  # prompt: Aurea's clock stamps it
+    slack = timedelta(milliseconds=1)  # time.time() and datetime.now() round apart
+    assert before - slack <= datetime.fromisoformat(again["timestamp"]) <= after + slack
+    assert s.seen[1].at - s.seen[0].at >= 0.2
+    reporter.close(5)
+
+
 def test_a_naive_timestamp_is_rejected_and_an_aware_one_sent_as_iso():
     with StubServer(OK) as s:
-        reporter = BufferedReporter(s.url, stamp=False)
+        reporter = BufferedReporter(s.url, stamp_after=None)
         assert not reporter.record("m", 0.1, 0.0, True, timestamp=datetime(2026, 6, 15, 10))
         assert reporter.record("m", 0.1, 0.0, True, timestamp=datetime(2026, 6, 15, 10, tzinfo=UTC))
         assert reporter.record("m", 0.2, 0.0, True)

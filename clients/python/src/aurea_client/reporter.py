@@ -1,18 +1,21 @@
-"""BufferedReporter: record outcomes without waiting for Aurea; a background thread sends batches.
+"""BufferedReporter: record outcomes without waiting for Aurea; background threads send batches.
 
 Modelled on OpenTelemetry's ``BatchSpanProcessor``: :meth:`BufferedReporter.record` puts the
-outcome in a bounded in-memory queue and returns at once; a daemon thread sends what is queued
-to ``POST /router/records`` (at most ``max_batch`` outcomes per request, stored all or none)
-every ``flush_interval`` seconds, as soon as ``max_batch`` outcomes wait, on :meth:`flush`, on
-:meth:`close` and at interpreter exit.
+outcome in a bounded in-memory queue and returns at once; ``senders`` daemon threads (2 by
+default, one request in flight each) send what is queued to ``POST /router/records`` (at most
+``max_batch`` outcomes per request, stored all or none) every ``flush_interval`` seconds, as
+soon as ``max_batch`` outcomes wait, on :meth:`flush`, on :meth:`close` and at interpreter exit.
 
 Guarantees:
 
-- ``record`` never waits for the network or for the thread: it holds a lock for a few list
+- ``record`` never waits for the network or for a sender: it holds a lock for a few list
   operations. When ``max_queue`` outcomes are waiting or being sent, it drops the new one,
-  counts it in ``dropped`` and returns False; the thread logs drops at most every
+  counts it in ``dropped`` and returns False; the senders log drops at most every
   ``log_interval`` seconds.
-- Every outcome carries a ``request_id`` (uuid4 unless given), so a batch that is sent again
+- Every outcome carries a ``request_id`` (unless given, a UUID version 7: time-ordered, so the
+  server's unique index on it grows at one end; random uuid4 keys scatter the inserts over the
+  whole index, and batches slowed down about twofold as it grew past a few hundred thousand
+  rows, ``python -m bench.reporter``), so a batch that is sent again
   after a connection error, a timeout, a 429 or a 5xx is counted once by Aurea. Such batches
   are retried with exponential backoff (or the server's ``Retry-After``) for up to
   ``retry_for`` seconds, then given up and counted in ``failed``.
@@ -20,13 +23,16 @@ Guarantees:
   and logged. When Aurea names the refused items (422 with errors keyed by index), only they
   are rejected and the rest are sent again once. Outcomes that cannot be valid (a negative or
   non-finite latency or cost, a non-boolean success, an empty model) are rejected by ``record``.
+- An outcome is stamped with the time of its ``record``: the timestamp goes with it when it
+  reaches Aurea more than ``stamp_after`` seconds later (a backlog, a retry after an outage),
+  so late outcomes count in their own hour; a prompt one is stamped by Aurea's clock.
 - ``sent`` counts outcomes Aurea acknowledged (recorded, or a duplicate of one it had).
   ``sent + dropped + rejected + failed`` equals every ``record`` call once nothing is queued.
 - At exit an ``atexit`` handler calls ``close(exit_timeout)``: what cannot be delivered by then
   is counted as failed and lost (like any in-memory buffer, a crash loses what is queued).
 
 Threads and processes: one reporter may be shared by any number of threads. After
-``os.fork()`` the child starts with an empty queue, zero counters and its own thread and HTTP
+``os.fork()`` the child starts with an empty queue, zero counters and its own senders and HTTP
 connection, started on its first ``record``; what the parent had queued is sent by the parent
 only. So a reporter created before a pre-forking server (gunicorn ``--preload``, multiprocessing
 with ``fork``) forks its workers correctly; children that leave through ``os._exit`` (as
@@ -71,11 +77,14 @@ if hasattr(os, "register_at_fork"):
 
 
 class BufferedReporter:
-    """Queue outcomes in memory and send them to Aurea in batches from a daemon thread.
+    """Queue outcomes in memory and send them to Aurea in batches from daemon threads.
 
     ``base_url`` and ``token`` as for :class:`~aurea_client.AureaClient` (the token needs the
-    ``recorder`` or ``admin`` role). ``stamp``: give each outcome the time ``record`` was called
-    as its ``timestamp`` (so a batch sent late, after an outage, counts in the right hour).
+    ``recorder`` or ``admin`` role). ``stamp_after``: an outcome that reaches Aurea more than
+    this many seconds after its ``record`` (a backlog, an outage) is sent with the time of the
+    ``record`` as its ``timestamp``, so it counts in the right hour; sooner, Aurea's own clock
+    stamps it, which keeps the batch on the server's fast path. 0: always send the timestamp;
+    None: never.
     """
 
     def __init__(
@@ -91,13 +100,16 @@ class BufferedReporter:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         exit_timeout: float = 5.0,
-        stamp: bool = True,
+        stamp_after: float | None = 5.0,
+        senders: int = 2,
         log_interval: float = 10.0,
     ) -> None:
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be 1 to {MAX_BATCH}")
         if max_queue < max_batch:
             raise ValueError("max_queue must be at least max_batch")
+        if senders < 1:
+            raise ValueError("senders must be at least 1")
         if flush_interval <= 0 or timeout <= 0 or retry_for < 0 or backoff < 0:
             raise ValueError("flush_interval and timeout must be > 0, retry_for and backoff >= 0")
         self.base_url = base_url
@@ -110,7 +122,8 @@ class BufferedReporter:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.exit_timeout = exit_timeout
-        self.stamp = stamp
+        self.stamp_after = stamp_after
+        self.senders = senders
         self.log_interval = log_interval
         self._closed = False
         self._init_state()
@@ -121,10 +134,10 @@ class BufferedReporter:
         """The per-process state: a fresh one in a forked child."""
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._buffer: list[dict[str, Any]] = []
-        self._thread: threading.Thread | None = None
+        self._buffer: list[tuple[float, dict[str, Any]]] = []  # (time.time(), JSON item)
+        self._threads: list[threading.Thread] = []  # the senders, started by the first record
         self._accepted = 0  # outcomes queued since the start
-        self._taken = 0  # of which the thread has taken for sending
+        self._taken = 0  # of which the senders have taken
         self._finished = 0  # of which are sent, rejected or failed
         self._flush_target = 0  # flush() waits until this many are finished
         self._closing = False
@@ -134,7 +147,7 @@ class BufferedReporter:
         self._last_drop_log = self._last_reject_log = -math.inf
         self._last_reject_reason = "invalid values given to record()"
         self._gave_up = False  # some outcome counted as failed
-        self._abandoned = False  # close() gave up waiting for the thread
+        self._abandoned = False  # close() gave up waiting for a sender
 
     def _reset_after_fork(self) -> None:
         self._init_state()
@@ -183,9 +196,10 @@ class BufferedReporter:
 
         ``latency`` in seconds, ``cost`` in USD. ``timestamp``: when the call happened (an
         aware datetime or an ISO 8601 string with its offset); by default the time of this
-        call when ``stamp`` is on, else the time Aurea stores it.
+        call, sent as ``stamp_after`` says.
         """
-        item = _outcome(model, latency, cost, success, task, request_id, timestamp, self.stamp)
+        item = _outcome(model, latency, cost, success, task, request_id, timestamp)
+        recorded_at = time.time()
         with self._lock:
             if item is None:
                 self._rejected += 1
@@ -194,12 +208,12 @@ class BufferedReporter:
             if self._closing or self._accepted - self._finished >= self.max_queue:
                 self._dropped += 1
                 return False
-            self._buffer.append(item)
+            self._buffer.append((recorded_at, item))
             self._accepted += 1
-            if self._thread is None:
+            if not self._threads:
                 self._start()
-            if len(self._buffer) == self.max_batch:
-                self._cond.notify_all()
+            if len(self._buffer) % self.max_batch == 0:
+                self._cond.notify_all()  # a full batch waits: wake a sender
         return True
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -213,7 +227,7 @@ class BufferedReporter:
             return self._cond.wait_for(lambda: self._finished >= target, timeout)
 
     def close(self, timeout: float | None = None) -> bool:
-        """Stop accepting outcomes, send what is queued and stop the thread.
+        """Stop accepting outcomes, send what is queued and stop the senders.
 
         Retries stop at the deadline (``timeout`` seconds from now; None: wait as long as the
         retries take); what is still unsent then counts as failed. True if nothing failed so.
@@ -227,17 +241,19 @@ class BufferedReporter:
                 if self._close_deadline is None or deadline < self._close_deadline:
                     self._close_deadline = deadline
             self._cond.notify_all()
-            thread = self._thread
+            threads = list(self._threads)
         try:
             atexit.unregister(self._at_exit)
         except Exception:  # noqa: BLE001 - atexit may be finalising
             pass
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                left = None if self._close_deadline is None else self._remaining_before_close()
+                thread.join(None if left is None else max(left, 0.0))
         with self._cond:
-            if thread is not None and thread.is_alive() and timeout is not None:
-                # Stuck in a request past the deadline: count what it holds as lost now; the
-                # thread, a daemon, finishes that request but counts nothing more.
+            if any(thread.is_alive() for thread in threads) and timeout is not None:
+                # A sender is stuck in a request past the deadline: count what is unsent as
+                # lost now; the sender, a daemon, finishes its request but counts nothing more.
                 self._abandoned = True
                 self._failed += self._accepted - self._finished
                 self._finished = self._accepted
@@ -260,12 +276,14 @@ class BufferedReporter:
     def _at_exit(self) -> None:
         self.close(self.exit_timeout)
 
-    # -- the thread's side --------------------------------------------------------------
+    # -- the senders' side --------------------------------------------------------------
 
     def _start(self) -> None:
-        """Start the sending thread (with the lock held)."""
-        self._thread = threading.Thread(target=self._run, name="aurea-reporter", daemon=True)
-        self._thread.start()
+        """Start the sending threads (with the lock held)."""
+        for n in range(self.senders):
+            thread = threading.Thread(target=self._run, name=f"aurea-reporter-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def _wanted(self) -> bool:
         return (
@@ -273,6 +291,7 @@ class BufferedReporter:
         )
 
     def _run(self) -> None:
+        """One sender: take up to ``max_batch`` queued outcomes when they are wanted, send them."""
         client = AureaClient(self.base_url, token=self.token, timeout=self.timeout, retries=0)
         try:
             while True:
@@ -283,28 +302,26 @@ class BufferedReporter:
                         if remaining <= 0:
                             break
                         self._cond.wait(remaining)
-                    items, self._buffer = self._buffer, []
-                    self._taken += len(items)
-                    closing = self._closing
-                for start in range(0, len(items), self.max_batch):
-                    self._deliver(client, items[start : start + self.max_batch])
+                    batch = self._buffer[: self.max_batch]
+                    del self._buffer[: self.max_batch]
+                    self._taken += len(batch)
+                    if not batch and self._closing:
+                        return
+                if batch:
+                    self._deliver(client, batch)
                 self._log_losses()
-                if closing:
-                    with self._lock:
-                        if not self._buffer:
-                            return
-        except BaseException:  # noqa: BLE001 - the thread must not die silently
-            logger.exception("Aurea reporter thread stopped; outcomes are no longer sent")
+        except BaseException:  # noqa: BLE001 - a sender must not die silently
+            logger.exception("Aurea reporter stopped; outcomes are no longer sent")
             with self._cond:
                 self._failed += self._accepted - self._finished
                 self._finished = self._accepted
                 self._buffer = []
-                self._closing = True
+                self._closing = self._abandoned = True
                 self._cond.notify_all()
         finally:
             client.close()
 
-    def _deliver(self, client: AureaClient, batch: list[dict[str, Any]]) -> None:
+    def _deliver(self, client: AureaClient, batch: list[tuple[float, dict[str, Any]]]) -> None:
         """Send one batch until it is acknowledged, refused or given up; count the outcome."""
         first_try = time.monotonic()
         attempt = 0
@@ -316,7 +333,7 @@ class BufferedReporter:
                 return
             client.timeout = self.timeout if remaining is None else min(self.timeout, remaining)
             try:
-                client.record_many(batch)
+                client.record_many(self._stamped(batch))
             except AureaHTTPError as error:
                 if error.status is not None and error.status not in RETRYABLE_STATUSES:
                     refused = None if split else _refused_indexes(error, len(batch))
@@ -340,12 +357,25 @@ class BufferedReporter:
                 self._log_losses()
                 self._back_off(delay)
                 attempt += 1
-            except Exception as error:  # noqa: BLE001 - a bug must not lose the thread
+            except Exception as error:  # noqa: BLE001 - a bug must not lose the sender
                 self._settle(len(batch), "failed", f"unexpected error: {error!r}")
                 return
             else:
                 self._settle(len(batch), "sent")
                 return
+
+    def _stamped(self, batch: list[tuple[float, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The batch's JSON items, late ones with the time of their record() (see stamp_after).
+
+        Decided again at each try, since a retried batch grows late; an item keeps a timestamp
+        once given (Aurea counts a repeated request_id once, whatever it carries)."""
+        if self.stamp_after is None:
+            return [item for _, item in batch]
+        late = time.time() - self.stamp_after
+        for recorded_at, item in batch:
+            if recorded_at <= late and "timestamp" not in item:
+                item["timestamp"] = datetime.fromtimestamp(recorded_at, UTC).isoformat()
+        return [item for _, item in batch]
 
     def _back_off(self, delay: float) -> None:
         """Wait ``delay`` seconds, less if close() sets a deadline sooner; close() itself wakes
@@ -422,7 +452,6 @@ def _outcome(
     task: Any,
     request_id: Any,
     timestamp: Any,
-    stamp: bool,
 ) -> dict[str, Any] | None:
     """The JSON item for one outcome, or None if Aurea could not accept it."""
     latency, cost = _number(latency), _number(cost)
@@ -435,15 +464,14 @@ def _outcome(
         "latency": latency,
         "cost": cost,
         "success": success,
-        "request_id": request_id if request_id is not None else str(uuid.uuid4()),
+        "request_id": request_id if request_id is not None else _uuid7(),
     }
     if task is not None:
         if not isinstance(task, str) or not task:
             return None
         item["task"] = task
     if timestamp is None:
-        if stamp:
-            item["timestamp"] = datetime.now(UTC).isoformat()
+        pass
     elif isinstance(timestamp, datetime):
         if timestamp.tzinfo is None:
             return None
@@ -470,3 +498,12 @@ def _refused_indexes(error: AureaHTTPError, size: int) -> set[int] | None:
     if not indexes or not all(0 <= i < size for i in indexes):
         return None
     return indexes
+
+
+def _uuid7() -> str:
+    """A UUID version 7 (RFC 9562): Unix milliseconds first, then 74 random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
