@@ -4,20 +4,17 @@ against Aurea under gunicorn on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the cost map
+import litellm
+import pytest
+import sqlalchemy as sa
+from aurea_client import AureaClient
+from aurea_client.litellm import AureaCallback, deployment_model, task_label
 
-import litellm  # noqa: E402
-import pytest  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from aurea_client import AureaClient  # noqa: E402
-from aurea_client.litellm import AureaCallback, deployment_model, task_label  # noqa: E402
-
-from aurea.extensions import db  # noqa: E402
-from tests.support.server import free_port  # noqa: E402
-from tests.support.tcp_proxy import TcpProxy  # noqa: E402
+from aurea.extensions import db
+from tests.support.server import free_port
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the cost map
-
-import litellm  # noqa: E402
-import yaml  # noqa: E402
-from aurea_client.litellm import AureaCallback, deployment_model  # noqa: E402
-from litellm.proxy.types_utils.utils import get_instance_fn  # noqa: E402
+import litellm
+import yaml
+from aurea_client.litellm import AureaCallback, deployment_model
+from litellm.proxy.types_utils.utils import get_instance_fn
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "litellm_proxy" / "config.yaml"
 
