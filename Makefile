@@ -7,8 +7,8 @@ STAMP := $(VENV)/.requirements-installed
 .PHONY: run test bench migrate lint venv clean chromium
 
 # (Re)create the virtualenv when it is missing or broken (e.g. its Python moved),
-# and reinstall whenever requirements.txt changes.
-$(STAMP): requirements.txt
+# and reinstall whenever requirements.txt (or the client package's metadata) changes.
+$(STAMP): requirements.txt clients/python/pyproject.toml
 	@if ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
 		echo "creating $(VENV)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
 	fi

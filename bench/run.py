@@ -4,8 +4,9 @@ For each database (SQLite, and PostgreSQL when AUREA_BENCH_POSTGRES_URL is set) 
 size (1,000 and 1,000,000 preloaded rows over 5 models and 90 days) it starts gunicorn with
 the production config (2 workers), warms up, and measures each endpoint in 3 rounds of a wrk
 run of the yardstick then one of the endpoint: the median run, and the median of the rounds'
-ratios. It writes bench/results.md and bench/results.json and prints the table. It never
-fails on a number: it reports.
+ratios. Then the buffered client's end-to-end rate (bench/reporter.py). It writes
+bench/results.md and bench/results.json and prints the tables. It never fails on a number: it
+reports.
 
 Environment: BENCH_DURATION (seconds per run, default 5), BENCH_CONNECTIONS (default 8),
 BENCH_SIZES (default "1000,1000000").
@@ -351,6 +352,19 @@ def table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def buffered_reporter() -> dict:
+    """Run bench/reporter.py (it imports this module, so in its own process): runs and table."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    out = WORK / f"reporter-{os.getpid()}.json"
+    print("bench: the buffered client ...", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "bench.reporter", "--json", str(out)], cwd=ROOT, check=True
+    )
+    found = json.loads(out.read_text())
+    out.unlink()
+    return found
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (make bench installs it with apt-get)")
@@ -360,6 +374,7 @@ def main() -> None:
         for size in SIZES:
             print(f"bench: {kind}, {size:,} rows ...", flush=True)
             runs.append(bench_one(kind, base, size, port))
+    buffered = buffered_reporter()
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench",
@@ -368,12 +383,16 @@ def main() -> None:
         "duration_s": DURATION,
         "cpus": os.cpu_count(),
     }
-    (ROOT / "bench" / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
+    (ROOT / "bench" / "results.json").write_text(
+        json.dumps({"meta": meta, "runs": runs, "buffered_reporter": buffered["runs"]}, indent=2)
+    )
     text = (
         f"# Benchmark results\n\n{meta['when']}, `make bench`: {WORKERS} gunicorn workers, "
         f"wrk with {CONNECTIONS} connections, 3 rounds of {DURATION} s runs of the yardstick and "
         f"then the endpoint after a warm-up (median run; median of the rounds' ratios), "
-        f"{meta['cpus']} CPUs.\n\n" + table(runs) + "\n"
+        f"{meta['cpus']} CPUs.\n\n" + table(runs) + "\n\n"
+        "The buffered client end to end (`python -m bench.reporter`: one process, one "
+        "BufferedReporter, rows counted in the database):\n\n" + buffered["table"] + "\n"
     )
     (ROOT / "bench" / "results.md").write_text(text)
     print(text)

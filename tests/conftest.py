@@ -7,6 +7,10 @@ skipped locally; with CI=true a missing PostgreSQL fails the run instead.
 from __future__ import annotations
 
 import os
+
+# LiteLLM (tests/client/test_litellm_live.py) would fetch its cost map from the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 import socket
 import uuid
 from collections.abc import Iterator

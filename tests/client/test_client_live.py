@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-
-from aurea.client import (
+from aurea_client import (
     AureaClient,
     AuthenticationError,
     PermissionDeniedError,
     ValidationError,
 )
+
 from aurea.extensions import db
 from aurea.models import RequestMetric
 

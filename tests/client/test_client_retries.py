@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-
-from aurea import client as client_module
-from aurea.client import (
+from aurea_client import (
     AureaClient,
     AureaHTTPError,
     AuthenticationError,
@@ -17,6 +15,8 @@ from aurea.client import (
     ValidationError,
     retry_after_seconds,
 )
+from aurea_client import client as client_module
+
 from tests.support.server import free_port
 from tests.support.stub_http import Canned, StubServer
 

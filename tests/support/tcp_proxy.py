@@ -7,6 +7,8 @@ It forwards every connection to a target (PostgreSQL) until told otherwise:
 - ``black_hole()``: the network is dead. Open connections stay open but nothing goes
   through them any more, and new connections are accepted but never forwarded: every
   wait for an answer is a wait forever.
+- ``drop_answers()``: requests still reach the target, but its answers are lost on the way
+  back: the target acts on every request while the client hears nothing.
 - ``restore()``: the database is back. Whatever the outage left open is reset and new
   connections are forwarded again.
 
@@ -20,7 +22,7 @@ import socket
 import struct
 import threading
 
-FORWARD, REFUSE, BLACK_HOLE = "forward", "refuse", "black hole"
+FORWARD, REFUSE, BLACK_HOLE, DROP_ANSWERS = "forward", "refuse", "black hole", "drop answers"
 
 
 class TcpProxy:
@@ -55,6 +57,9 @@ class TcpProxy:
     def black_hole(self) -> None:
         self._call(self._set_mode(BLACK_HOLE))
 
+    def drop_answers(self) -> None:
+        self._call(self._set_mode(DROP_ANSWERS))
+
     def restore(self) -> None:
         self._call(self._set_mode(FORWARD))
 
@@ -79,6 +84,8 @@ class TcpProxy:
                 self._server = None
         elif mode == BLACK_HOLE:
             self._frozen |= self._links
+        elif mode == DROP_ANSWERS:
+            pass  # _pump drops what comes back
         else:
             self._reset_all()
             if self._server is None:
@@ -117,17 +124,24 @@ class TcpProxy:
         self._links.add(link)
         try:
             await asyncio.gather(
-                self._pump(link, reader, up_writer), self._pump(link, up_reader, writer)
+                self._pump(link, reader, up_writer),
+                self._pump(link, up_reader, writer, answers=True),
             )
         except asyncio.CancelledError:
             pass  # the proxy is shutting down
         self._links.discard(link)
         self._frozen.discard(link)
 
-    async def _pump(self, link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    async def _pump(
+        self,
+        link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        answers: bool = False,
+    ):
         try:
             while data := await reader.read(65536):
-                if link in self._frozen:
+                if link in self._frozen or (answers and self.mode == DROP_ANSWERS):
                     continue  # packets go nowhere
                 writer.write(data)
                 await writer.drain()
