@@ -22,6 +22,8 @@ def _dump(info: registry.ModelInfo) -> dict:
         "enabled": info.enabled,
         "state": info.state(at),
         "cooldown_until": info.cooling_until(at),
+        "input_usd_per_million_tokens": info.input_usd_per_million_tokens,
+        "output_usd_per_million_tokens": info.output_usd_per_million_tokens,
         "created_at": info.created_at,
     }
 
@@ -40,8 +42,8 @@ def list_models():
 @models_blp.response(201, schemas.ModelSchema)
 @models_blp.alt_response(409, description="The model is already registered.")
 def create_model(body: dict):
-    """Register a model so select may choose it."""
-    return _dump(registry.create_model(body["name"], body["description"]))
+    """Register a model so select may choose it, with its token prices if given."""
+    return _dump(registry.create_model(**body))
 
 
 @models_blp.route("/<path:name>", methods=["PATCH"])
@@ -50,5 +52,6 @@ def create_model(body: dict):
 @models_blp.response(200, schemas.ModelSchema)
 @models_blp.alt_response(404, description="No model of that name is registered.")
 def update_model(body: dict, name: str):
-    """Enable or disable a model (disabled models keep their history), or describe it."""
+    """Enable or disable a model (disabled models keep their history), describe it, or set
+    its token prices (null clears one)."""
     return _dump(registry.update_model(name, **body))

@@ -33,6 +33,9 @@ class ModelInfo:
     enabled: bool
     cooldown_until: datetime | None
     created_at: datetime
+    # USD per million tokens (None: not priced), for records given as token counts.
+    input_usd_per_million_tokens: float | None = None
+    output_usd_per_million_tokens: float | None = None
 
     def state(self, at: datetime) -> str:
         if not self.enabled:
@@ -47,7 +50,15 @@ class ModelInfo:
 
 
 def _info(m: RegisteredModel) -> ModelInfo:
-    return ModelInfo(m.name, m.description, m.enabled, m.cooldown_until, m.created_at)
+    return ModelInfo(
+        m.name,
+        m.description,
+        m.enabled,
+        m.cooldown_until,
+        m.created_at,
+        m.input_usd_per_million_tokens,
+        m.output_usd_per_million_tokens,
+    )
 
 
 def load_registry(session: Session) -> list[ModelInfo]:
@@ -59,18 +70,30 @@ def list_models() -> list[ModelInfo]:
     return load_registry(db.session)
 
 
-def create_model(name: str, description: str | None = None) -> ModelInfo:
+def create_model(
+    name: str,
+    description: str | None = None,
+    input_usd_per_million_tokens: float | None = None,
+    output_usd_per_million_tokens: float | None = None,
+) -> ModelInfo:
     session = write_session()
     if session.scalar(sa.select(RegisteredModel.id).where(RegisteredModel.name == name)):
         raise ModelExists(f"Model {name!r} is already registered.")
-    model = RegisteredModel(name=name, description=description, created_at=now(), enabled=True)
+    model = RegisteredModel(
+        name=name,
+        description=description,
+        created_at=now(),
+        enabled=True,
+        input_usd_per_million_tokens=input_usd_per_million_tokens,
+        output_usd_per_million_tokens=output_usd_per_million_tokens,
+    )
     session.add(model)
     session.commit()
     return _info(model)
 
 
 def update_model(name: str, **changes) -> ModelInfo:
-    """Change ``enabled`` and/or ``description`` of a registered model."""
+    """Change ``enabled``, ``description`` or the token prices of a registered model."""
     session = write_session()
     model = session.scalar(sa.select(RegisteredModel).where(RegisteredModel.name == name))
     if model is None:
