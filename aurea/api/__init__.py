@@ -7,6 +7,7 @@ from aurea.api.dashboard import dashboard_blp
 from aurea.api.docs import register_docs_assets
 from aurea.api.health import health_blp
 from aurea.api.models import models_blp
+from aurea.api.otlp import otlp_blp
 from aurea.api.prometheus import prometheus_blp
 from aurea.api.root import root_blp
 from aurea.api.router import router_blp
@@ -24,4 +25,5 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(health_blp)
     api.register_blueprint(prometheus_blp)
     api.register_blueprint(dashboard_blp)
+    api.register_blueprint(otlp_blp)
     register_docs_assets(app)

@@ -92,32 +92,37 @@ def unpriced_reason(model: str, prices: TokenPrices | None, cost: float | None) 
     return None
 
 
+def priced(item: dict, prices: dict[str, TokenPrices]) -> tuple[dict, str | None]:
+    """``item`` (as RecordRequestSchema loads it) with its cost and no token counts, and why
+    it cannot be priced (None: it can). ``prices``: from :func:`token_prices`."""
+    if "input_tokens" not in item and "output_tokens" not in item:
+        return item, None  # the common case, kept as it is (batches of 1,000)
+    record = {k: v for k, v in item.items() if k not in TOKEN_FIELDS}
+    if record.get("cost") is None:
+        model_prices = prices.get(item["model"])
+        cost = cost_from_tokens(model_prices, item.get("input_tokens"), item.get("output_tokens"))
+        reason = unpriced_reason(item["model"], model_prices, cost)
+        if reason is not None:
+            return record, reason
+        record["cost"] = cost
+    return record, None
+
+
 def with_costs(items: list[dict], batch: bool = True) -> list[dict]:
     """Records as RecordRequestSchema loads them, each with its cost and no token counts.
 
     Items without a cost are priced from their tokens; raises UnpricedRecord (422, the
     message under ``cost``, per item for a batch) for any that cannot be.
     """
-    missing = [item for item in items if item.get("cost") is None]
-    prices = token_prices(item["model"] for item in missing) if missing else {}
-    priced, errors = [], {}
+    missing = [item["model"] for item in items if item.get("cost") is None]
+    prices = token_prices(missing) if missing else {}
+    records, errors = [], {}
     for index, item in enumerate(items):
-        if "input_tokens" not in item and "output_tokens" not in item:
-            priced.append(item)  # the common case, kept as it is (batches of 1,000)
-            continue
-        record = {k: v for k, v in item.items() if k not in TOKEN_FIELDS}
-        if item.get("cost") is None:
-            model_prices = prices.get(item["model"])
-            cost = cost_from_tokens(
-                model_prices, item.get("input_tokens"), item.get("output_tokens")
-            )
-            reason = unpriced_reason(item["model"], model_prices, cost)
-            if reason is not None:
-                errors[str(index)] = {"cost": [reason]}
-                continue
-            record["cost"] = cost
-        priced.append(record)
+        record, reason = priced(item, prices)
+        if reason is not None:
+            errors[str(index)] = {"cost": [reason]}
+        records.append(record)
     if errors:
         details = {"records": errors} if batch else errors["0"]
         raise UnpricedRecord("The cost of some records cannot be computed.", {"json": details})
-    return priced
+    return records
