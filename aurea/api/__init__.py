@@ -12,12 +12,18 @@ from aurea.api.prometheus import prometheus_blp
 from aurea.api.root import root_blp
 from aurea.api.router import router_blp
 from aurea.auth import BEARER_SCHEME
-from aurea.schemas import ModelMetricsSchema
+from aurea.schemas import ModelMetricsSchema, RecordRequestSchema
 
 
 def register_blueprints(app: Flask, api: Api) -> None:
     # Named explicitly: GET /router/metrics refers to it by $ref.
     api.spec.components.schema("ModelMetrics", schema=ModelMetricsSchema)
+    # A record needs its cost, or token counts to price (RecordRequestSchema checks it).
+    api.spec.components.schema(
+        "RecordRequest",
+        {"anyOf": [{"required": [name]} for name in ("cost", "input_tokens", "output_tokens")]},
+        schema=RecordRequestSchema,
+    )
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     api.register_blueprint(root_blp)
     api.register_blueprint(router_blp)
