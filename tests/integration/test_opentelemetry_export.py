@@ -134,3 +134,22 @@ def test_an_exporter_without_a_recorder_token_fails_its_export(live_aurea):
     assert sender.export(captured.get_finished_spans()) == SpanExportResult.FAILURE
     sender.shutdown()
     assert rows(live_aurea, "otel-e2e-refused") == []
+
+
+def test_the_documented_environment_variables_configure_the_exporter(live_aurea, monkeypatch):
+    # docs/opentelemetry.md: the base URL, a URL-encoded bearer header, gzip.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", live_aurea.base_url)
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{live_aurea.tokens['recorder']}"
+    )
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    model = "otel-e2e-env"
+    register(live_aurea, model, input_usd_per_million_tokens=1.0)
+    captured = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(captured))
+    call_model(provider.get_tracer("tests.e2e"), model, 2_000_000, 0)
+    sender = OTLPSpanExporter()
+    assert sender.export(captured.get_finished_spans()) == SpanExportResult.SUCCESS
+    sender.shutdown()
+    assert [cost for _, cost, *_ in rows(live_aurea, model)] == [pytest.approx(2.0)]
