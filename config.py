@@ -125,6 +125,8 @@ class Config:
     AUREA_CACHE_SECONDS = _float_env("AUREA_CACHE_SECONDS", 1.0)
     # Request bodies above this size are refused with 413 before being parsed.
     MAX_CONTENT_LENGTH = int(_float_env("AUREA_MAX_BODY_BYTES", 1024 * 1024))
+    # POST /v1/traces (OTLP): the largest export body, both as sent and once inflated.
+    AUREA_OTLP_MAX_BODY_BYTES = int(_float_env("AUREA_OTLP_MAX_BODY_BYTES", 16 * 1024 * 1024))
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     JSON_SORT_KEYS = False

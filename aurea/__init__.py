@@ -64,6 +64,8 @@ def check_settings(config) -> None:
         raise RuntimeError("AUREA_SQLITE_SYNCHRONOUS must be FULL or NORMAL")
     if config["AUREA_WRITE_RELAY"] not in RELAY_SETTINGS:
         raise RuntimeError("AUREA_WRITE_RELAY must be auto, on or off")
+    if config["AUREA_OTLP_MAX_BODY_BYTES"] < 1:
+        raise RuntimeError("AUREA_OTLP_MAX_BODY_BYTES must be at least 1")
     if config["AUREA_DB_TIMEOUT"] <= 0:
         raise RuntimeError("AUREA_DB_TIMEOUT must be more than 0 seconds")
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import getpass
+import math
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
+from aurea.clock import now
 from aurea.errors import AureaError
 from aurea.models import TOKEN_ROLES
+from aurea.schemas import ModelCreateSchema
 from aurea.scoring import Weights
+from aurea.services import registry
 from aurea.services import tokens as token_service
 from aurea.services.aggregates import prune_raw_rows, rebuild_aggregates
 from aurea.services.optimize import OPTIMIZED, optimize_weights
@@ -32,6 +37,8 @@ POLICIES = (
 aurea_cli = AppGroup("aurea", help="Aurea maintenance commands.")
 tokens_cli = AppGroup("tokens", help="API tokens: create, list, revoke.")
 aurea_cli.add_command(tokens_cli)
+models_cli = AppGroup("models", help="The model registry: list, set-price.")
+aurea_cli.add_command(models_cli)
 
 
 def cli_actor() -> str:
@@ -129,6 +136,76 @@ def tokens_revoke(name: str) -> None:
     except AureaError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"revoked {name!r}")
+
+
+class TokenPrice(click.ParamType):
+    """USD per million tokens: a non-negative finite number, or ``none`` to clear it."""
+
+    name = "USD|none"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        if str(value).strip().lower() == "none":
+            return None
+        try:
+            price = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number (or 'none')", param, ctx)
+        if not math.isfinite(price) or not 0 <= price <= 1e9:
+            self.fail(f"{value!r} must be a finite number from 0 to 1e9", param, ctx)
+        return price
+
+
+def _price(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+@models_cli.command("list")
+def models_list() -> None:
+    """List registered models: state and token prices (USD per million input/output tokens)."""
+    at = now()
+    click.echo("name\tstate\tinput_usd_per_million_tokens\toutput_usd_per_million_tokens")
+    for m in registry.list_models():
+        prices = (_price(m.input_usd_per_million_tokens), _price(m.output_usd_per_million_tokens))
+        click.echo("\t".join((m.name, m.state(at), *prices)))
+
+
+@models_cli.command("set-price")
+@click.argument("name")
+@click.option("--input", "input_price", type=TokenPrice(), help="USD per million input tokens.")
+@click.option("--output", "output_price", type=TokenPrice(), help="USD per million output tokens.")
+@click.option("--register", is_flag=True, help="Register the model if it is not registered yet.")
+def models_set_price(name: str, input_price, output_price, register: bool) -> None:
+    """Set a model's token prices (`none` clears one); records and spans that carry token
+    counts but no cost are priced from them."""
+    source = click.get_current_context().get_parameter_source
+    changes = {}
+    if source("input_price") != click.core.ParameterSource.DEFAULT:
+        changes["input_usd_per_million_tokens"] = input_price
+    if source("output_price") != click.core.ParameterSource.DEFAULT:
+        changes["output_usd_per_million_tokens"] = output_price
+    if not changes:
+        raise click.UsageError("give --input and/or --output")
+    try:
+        info = registry.update_model(name, **changes)
+    except registry.ModelNotFound as exc:
+        if not register:
+            raise click.ClickException(f"{exc.message} Add --register to register it.") from None
+        try:  # a new name follows the API's rules
+            ModelCreateSchema().load({"name": name})
+        except ValidationError as invalid:
+            message = "; ".join(invalid.messages["name"])
+            raise click.BadParameter(message, param_hint="NAME") from None
+        try:
+            info = registry.create_model(name, **changes)
+        except AureaError as refused:
+            raise click.ClickException(refused.message) from None
+        click.echo(f"registered {name!r}")
+    click.echo(
+        f"{info.name}: input {_price(info.input_usd_per_million_tokens)}, "
+        f"output {_price(info.output_usd_per_million_tokens)} USD per million tokens"
+    )
 
 
 def _settings(_ctx, _param, values) -> dict:

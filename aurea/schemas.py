@@ -40,6 +40,17 @@ class StrictFloat(fields.Float):
         return value
 
 
+class StrictInteger(fields.Integer):
+    """A JSON integer only: no strings, no booleans, no fractions (``3.0`` neither)."""
+
+    default_error_messages = {"invalid": "Not a valid integer."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
 class StrictBoolean(fields.Boolean):
     """A JSON ``true`` or ``false`` only; ``"yes"``, ``1`` and ``null`` are refused."""
 
@@ -155,6 +166,23 @@ class RecordTimestamp(fields.AwareDateTime):
 
 # Larger values would overflow the aggregates' sums (PostgreSQL refuses, SQLite stores inf).
 MAX_RECORDED_VALUE = 1e9
+MAX_TOKENS = 10**9
+COST_FIELDS = frozenset({"cost", "input_tokens", "output_tokens"})
+COST_OR_TOKENS = (
+    "Missing data for required field: give cost, or input_tokens and/or output_tokens "
+    "for a model with token prices."
+)
+
+
+def token_count_field(kind: str) -> StrictInteger:
+    return StrictInteger(
+        validate=validate.Range(min=0, max=MAX_TOKENS),
+        metadata={
+            "description": f"{kind} tokens of the call (0 to 1e9). Without a `cost`, the cost "
+            "is computed from the model's token prices (see GET /router/models).",
+            "example": 1200,
+        },
+    )
 
 
 class RecordRequestSchema(StrictSchema):
@@ -165,10 +193,16 @@ class RecordRequestSchema(StrictSchema):
         metadata={"description": "Seconds the call took (at most 1e9).", "example": 0.5},
     )
     cost = StrictFloat(
-        required=True,
         validate=validate.Range(min=0, max=MAX_RECORDED_VALUE),
-        metadata={"description": "Cost of the call in USD (at most 1e9).", "example": 0.02},
+        metadata={
+            "description": "Cost of the call in USD (at most 1e9). Required unless "
+            "`input_tokens` or `output_tokens` is given for a model with token prices; a given "
+            "cost wins over the tokens.",
+            "example": 0.02,
+        },
     )
+    input_tokens = token_count_field("Input (prompt)")
+    output_tokens = token_count_field("Output (completion)")
     success = StrictBoolean(required=True, metadata={"example": True})
     task = task_field(load_default=None)
     request_id = label_field(
@@ -188,6 +222,12 @@ class RecordRequestSchema(StrictSchema):
             "example": "2026-06-15T10:20:00+00:00",
         },
     )
+
+    @ma.validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _cost_or_tokens(self, data, original, **kwargs):
+        # From the original: a cost given but invalid has its own message already.
+        if isinstance(original, dict) and not COST_FIELDS & original.keys():
+            raise ma.ValidationError(COST_OR_TOKENS, "cost")
 
 
 MAX_BATCH = 1000
@@ -487,6 +527,12 @@ class ModelSchema(ma.Schema):
             "(the empty string: records without a task)."
         },
     )
+    input_usd_per_million_tokens = fields.Float(
+        allow_none=True, metadata={"description": "Null: input tokens are not priced."}
+    )
+    output_usd_per_million_tokens = fields.Float(
+        allow_none=True, metadata={"description": "Null: output tokens are not priced."}
+    )
     created_at = fields.DateTime()
 
 
@@ -503,14 +549,31 @@ def description_field(**kwargs) -> fields.String:
     )
 
 
+def token_price_field(kind: str, **kwargs) -> StrictFloat:
+    return StrictFloat(
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_RECORDED_VALUE),
+        metadata={
+            "description": f"USD per million {kind} tokens (0 to 1e9; null: not priced). "
+            "Prices the records that carry token counts but no cost.",
+            "example": 2.5,
+        },
+        **kwargs,
+    )
+
+
 class ModelCreateSchema(StrictSchema):
     name = ModelName
     description = description_field(load_default=None)
+    input_usd_per_million_tokens = token_price_field("input", load_default=None)
+    output_usd_per_million_tokens = token_price_field("output", load_default=None)
 
 
 class ModelPatchSchema(StrictSchema):
     enabled = StrictBoolean()
     description = description_field()
+    input_usd_per_million_tokens = token_price_field("input")
+    output_usd_per_million_tokens = token_price_field("output")
 
 
 class WeightHistoryEntrySchema(ma.Schema):

@@ -21,8 +21,14 @@ def _dump(info: registry.ModelInfo) -> dict:
         "description": info.description,
         "enabled": info.enabled,
         "state": info.state(at),
+<<<<<<< HEAD
         "cooldown_until": info.cooldown_until(at),
         "cooling_tasks": info.cooling_tasks(at),
+=======
+        "cooldown_until": info.cooling_until(at),
+        "input_usd_per_million_tokens": info.input_usd_per_million_tokens,
+        "output_usd_per_million_tokens": info.output_usd_per_million_tokens,
+>>>>>>> h3-otlp
         "created_at": info.created_at,
     }
 
@@ -41,8 +47,8 @@ def list_models():
 @models_blp.response(201, schemas.ModelSchema)
 @models_blp.alt_response(409, description="The model is already registered.")
 def create_model(body: dict):
-    """Register a model so select may choose it."""
-    return _dump(registry.create_model(body["name"], body["description"]))
+    """Register a model so select may choose it, with its token prices if given."""
+    return _dump(registry.create_model(**body))
 
 
 @models_blp.route("/<path:name>", methods=["PATCH"])
@@ -51,5 +57,6 @@ def create_model(body: dict):
 @models_blp.response(200, schemas.ModelSchema)
 @models_blp.alt_response(404, description="No model of that name is registered.")
 def update_model(body: dict, name: str):
-    """Enable or disable a model (disabled models keep their history), or describe it."""
+    """Enable or disable a model (disabled models keep their history), describe it, or set
+    its token prices (null clears one)."""
     return _dump(registry.update_model(name, **body))

@@ -19,6 +19,7 @@ ENDPOINTS = [
     "POST /router/models",
     "PATCH /router/models/<name>",
     "GET /dashboard",
+    "POST /v1/traces",
 ]
 
 

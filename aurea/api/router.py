@@ -15,7 +15,7 @@ from aurea.cache import read_cache
 from aurea.observability.prometheus import observe_record, observe_selection
 from aurea.routing import Constraints
 from aurea.scoring import Weights
-from aurea.services import metrics, optimize, records, selection, weights
+from aurea.services import metrics, optimize, pricing, records, selection, weights
 from aurea.services.scope import Scope
 
 router_blp = Blueprint(
@@ -179,11 +179,13 @@ def record_one(body: dict) -> dict:
 @router_blp.arguments(schemas.RecordRequestSchema())
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
-    """Record the outcome of one model request.
+    """Record the outcome of one model request, its cost given or from its token counts.
 
-    Plain bodies are answered before this view, by the record lane (aurea.api.record_lane).
+    Plain bodies are answered before this view, by the record lane (aurea.api.record_lane);
+    bodies with token counts are not plain.
     """
-    return record_one(body)
+    (priced,) = pricing.with_costs([body], batch=False)
+    return record_one(priced)
 
 
 @router_blp.route("/records", methods=["POST"])
@@ -192,7 +194,7 @@ def record(body: dict):
 @router_blp.response(200, schemas.RecordBatchResponseSchema)
 def record_batch(body: dict):
     """Record up to 1,000 requests at once: all are stored or none."""
-    items = body["records"]
+    items = pricing.with_costs(body["records"])
     statuses = records.record_requests([records.Record(**item) for item in items])
     stored = Counter(
         (item["model"], item["success"])

@@ -36,6 +36,9 @@ class ModelInfo:
     description: str | None
     enabled: bool
     created_at: datetime
+    # USD per million tokens (None: not priced), for records given as token counts.
+    input_usd_per_million_tokens: float | None = None
+    output_usd_per_million_tokens: float | None = None
     cooldown: ModelCooldown | None = None  # the cooldowns running when it was read
 
     def state(self, at: datetime) -> str:
@@ -66,7 +69,15 @@ class ModelInfo:
 
 
 def _info(m: RegisteredModel, cooldown: ModelCooldown | None = None) -> ModelInfo:
-    return ModelInfo(m.name, m.description, m.enabled, m.created_at, cooldown)
+    return ModelInfo(
+        m.name,
+        m.description,
+        m.enabled,
+        m.created_at,
+        m.input_usd_per_million_tokens,
+        m.output_usd_per_million_tokens,
+        cooldown,
+    )
 
 
 def load_registry(session: Session) -> list[ModelInfo]:
@@ -80,18 +91,30 @@ def list_models() -> list[ModelInfo]:
     return load_registry(db.session)
 
 
-def create_model(name: str, description: str | None = None) -> ModelInfo:
+def create_model(
+    name: str,
+    description: str | None = None,
+    input_usd_per_million_tokens: float | None = None,
+    output_usd_per_million_tokens: float | None = None,
+) -> ModelInfo:
     session = write_session()
     if session.scalar(sa.select(RegisteredModel.id).where(RegisteredModel.name == name)):
         raise ModelExists(f"Model {name!r} is already registered.")
-    model = RegisteredModel(name=name, description=description, created_at=now(), enabled=True)
+    model = RegisteredModel(
+        name=name,
+        description=description,
+        created_at=now(),
+        enabled=True,
+        input_usd_per_million_tokens=input_usd_per_million_tokens,
+        output_usd_per_million_tokens=output_usd_per_million_tokens,
+    )
     session.add(model)
     session.commit()
     return _info(model)
 
 
 def update_model(name: str, **changes) -> ModelInfo:
-    """Change ``enabled`` and/or ``description`` of a registered model."""
+    """Change ``enabled``, ``description`` or the token prices of a registered model."""
     session = write_session()
     model = session.scalar(sa.select(RegisteredModel).where(RegisteredModel.name == name))
     if model is None:

@@ -26,7 +26,14 @@ def test_openapi_document_describes_every_seed_endpoint(client):
 def test_openapi_request_schema_is_the_validating_schema(client):
     spec = client.get("/openapi.json").get_json()
     record = spec["components"]["schemas"]["RecordRequest"]
-    assert set(record["required"]) == {"model", "latency", "cost", "success"}
+    assert set(record["required"]) == {"model", "latency", "success"}
+    # and a cost, or token counts to price it from
+    assert record["anyOf"] == [
+        {"required": ["cost"]},
+        {"required": ["input_tokens"]},
+        {"required": ["output_tokens"]},
+    ]
+    assert record["properties"]["input_tokens"]["minimum"] == 0
     assert record["properties"]["model"]["maxLength"] == 128
     assert record["properties"]["latency"]["minimum"] == 0
     weights = spec["components"]["schemas"]["Weights"]

@@ -44,16 +44,21 @@ def excluded_checks(operation) -> list:
     # request may get the documented 400/422. Everything else about those answers is checked.
     if operation.label in ("PUT /router/weights", "GET /router/select"):
         return [positive_data_acceptance]
+    # Any bytes are a schema-valid protobuf body; few are an ExportTraceServiceRequest.
+    if operation.label == "POST /v1/traces":
+        return [positive_data_acceptance]
     return []
 
 
-def carries_timestamp(case) -> bool:
-    # A record's timestamp must also be at most 300 s in the future, which JSON Schema
-    # cannot say: a schema-valid one may get the documented 422. Cases without one are
-    # checked in full.
+def carries_timestamp_or_tokens(case) -> bool:
+    # A record's timestamp must also be at most 300 s in the future, and token counts
+    # without a cost need a model with token prices, which JSON Schema cannot say: such a
+    # schema-valid record may get the documented 422. Cases without them are checked in full.
     body = case.body if isinstance(case.body, dict) else {}
     items = body.get("records") if isinstance(body.get("records"), list) else [body]
-    return any(isinstance(item, dict) and "timestamp" in item for item in items)
+    return any(
+        isinstance(item, dict) and ("timestamp" in item or "cost" not in item) for item in items
+    )
 
 
 def fuzz(operation, mode: GenerationMode, token: str) -> None:
@@ -63,7 +68,7 @@ def fuzz(operation, mode: GenerationMode, token: str) -> None:
     @FUZZ_SETTINGS
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
-        skip = [positive_data_acceptance] if carries_timestamp(case) else []
+        skip = [positive_data_acceptance] if carries_timestamp_or_tokens(case) else []
         response = case.call_and_validate(headers=headers, excluded_checks=excluded + skip)
         assert response.status_code < 500, case.as_curl_command()
 

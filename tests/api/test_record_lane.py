@@ -131,8 +131,18 @@ def test_a_record_through_the_lane_is_stored_counted_and_logged_like_any_request
         body(latency=-1),
         body(unknown="field"),
         {"model": "lane", "latency": 0.5},
+        # token counts are priced by the view (aurea.services.pricing), never by the lane
+        {"model": "lane", "latency": 0.5, "success": True, "input_tokens": 10},
+        body(output_tokens=5),
     ],
-    ids=["with-timestamp", "negative-latency", "unknown-field", "missing-fields"],
+    ids=[
+        "with-timestamp",
+        "negative-latency",
+        "unknown-field",
+        "missing-fields",
+        "tokens-instead-of-cost",
+        "cost-and-tokens",
+    ],
 )
 def test_a_body_that_is_not_a_plain_record_is_handed_to_flask_whole(app, client, flask_calls, data):
     through_lane = exchange(client, data)

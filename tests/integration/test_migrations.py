@@ -169,3 +169,37 @@ def test_slimming_the_indexes_keeps_stored_request_ids_unique_and_downgrades(emp
         }
         assert index_predicate("uq_request_metrics_request_id") is None
         assert db.session.scalar(sa.text("SELECT COUNT(*) FROM request_metrics")) == 4
+
+
+PRICE_COLUMNS = {"input_usd_per_million_tokens", "output_usd_per_million_tokens"}
+
+
+def models_columns() -> set[str]:
+    return {column["name"] for column in sa.inspect(db.engine).get_columns("models")}
+
+
+def test_token_prices_start_unset_on_existing_models_and_downgrade(empty_app):
+    with empty_app.app_context():
+        upgrade(directory=DIRECTORY, revision="0005")
+        db.session.execute(sa.text("UPDATE models SET description = 'kept' WHERE name = 'gpt-4'"))
+        db.session.commit()
+        upgrade(directory=DIRECTORY, revision="0007_token_prices")
+        rows = db.session.execute(
+            sa.text(
+                "SELECT name, description, input_usd_per_million_tokens, "
+                "output_usd_per_million_tokens FROM models ORDER BY name"
+            )
+        ).all()
+        assert len(rows) == 5
+        assert {(r[2], r[3]) for r in rows} == {(None, None)}
+        assert ("gpt-4", "kept") in {(r[0], r[1]) for r in rows}
+        db.session.execute(
+            sa.text("UPDATE models SET input_usd_per_million_tokens = 2.5 WHERE name = 'gpt-4'")
+        )
+        db.session.commit()
+        downgrade(directory=DIRECTORY, revision="0005")
+        assert not PRICE_COLUMNS & models_columns()
+        assert db.session.scalar(sa.text("SELECT COUNT(*) FROM models")) == 5
+        db.session.rollback()  # PostgreSQL: the read's lock would hold up ALTER TABLE
+        upgrade(directory=DIRECTORY)
+        assert PRICE_COLUMNS <= models_columns()
