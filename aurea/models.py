@@ -62,15 +62,10 @@ class RegisteredModel(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
     # Disabled models are never selected but keep their history.
     enabled: so.Mapped[bool] = so.mapped_column(sa.Boolean(), server_default=sa.true())
-<<<<<<< HEAD
-=======
-    # Set when recent failures trip the cooldown; the model is skipped until then.
-    cooldown_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # USD per million tokens: the cost of records that carry token counts but no cost
     # (aurea.services.pricing). Null: not priced.
     input_usd_per_million_tokens: so.Mapped[float | None] = so.mapped_column(sa.Double())
     output_usd_per_million_tokens: so.Mapped[float | None] = so.mapped_column(sa.Double())
->>>>>>> h3-otlp
 
 
 HAS_REQUEST_ID = sa.text("request_id IS NOT NULL")

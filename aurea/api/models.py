@@ -21,14 +21,10 @@ def _dump(info: registry.ModelInfo) -> dict:
         "description": info.description,
         "enabled": info.enabled,
         "state": info.state(at),
-<<<<<<< HEAD
         "cooldown_until": info.cooldown_until(at),
         "cooling_tasks": info.cooling_tasks(at),
-=======
-        "cooldown_until": info.cooling_until(at),
         "input_usd_per_million_tokens": info.input_usd_per_million_tokens,
         "output_usd_per_million_tokens": info.output_usd_per_million_tokens,
->>>>>>> h3-otlp
         "created_at": info.created_at,
     }
 
