@@ -28,7 +28,7 @@ POLICIES = (
     "aurea",
     "aurea-unconfigured",
     "aurea-weighted",
-    "aurea-optimize",
+    "aurea-weighted-optimize",
     "seed",
     "latency",
     "random",

@@ -108,6 +108,15 @@ def migrated_app(database_url: str, **settings) -> Iterator[Flask]:
             db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _objective_mode(request, monkeypatch):
+    """``@pytest.mark.weighted_objective``: every application the test builds runs in the
+    seed's weighted mode (AUREA_OBJECTIVE=weighted) instead of the default utility mode."""
+    if request.node.get_closest_marker("weighted_objective"):
+        monkeypatch.setattr(TestingConfig, "AUREA_OBJECTIVE", "weighted")
+        monkeypatch.setenv("AUREA_OBJECTIVE", "weighted")
+
+
 @pytest.fixture
 def empty_app(database_url):
     """An application whose database has no tables yet."""
@@ -221,6 +230,8 @@ def live_aurea(request, tmp_path_factory) -> Iterator[LiveAurea]:
             tokens = {role: create_token(f"{role}-token", role) for role in TOKEN_ROLES}
             db.session.remove()
         env = {"AUREA_CACHE_SECONDS": "0", "AUREA_ACCESS_LOG": "-"}
+        if request.node.get_closest_marker("weighted_objective"):
+            env["AUREA_OBJECTIVE"] = "weighted"
         try:
             with gunicorn_server(url, workers=2, log_dir=directory, env=env) as base_url:
                 yield LiveAurea(base_url, app, tokens, directory / "gunicorn.log")

@@ -51,7 +51,7 @@ def cooldown_end(
             continue
         requests = failures = 0
         for b in minutes:
-            if m.start - lookback <= b.start <= m.start and (until is None or b.start > until):
+            if m.start - lookback <= b.start <= m.start and (until is None or b.start >= until):
                 requests += b.requests
                 failures += b.failures
         if requests >= rule.min_requests and failures / requests >= rule.failure_rate:

@@ -18,7 +18,9 @@ from aurea.simulation.aurea_policy import AureaPolicy
 from aurea.simulation.policies import LatencyPolicy, Outcome, Policy, RandomPolicy, SeedPolicy
 from aurea.simulation.scenario import Scenario
 
-DEFAULT_POLICIES = POLICIES
+# aurea-weighted-optimize only on request: optimize tunes the weighted mode's weights, which
+# the default utility mode does not use (docs/decisions.md, "Optimize").
+DEFAULT_POLICIES = tuple(p for p in POLICIES if p != "aurea-weighted-optimize")
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def make_policy(name: str, scenario: Scenario, seed: int, settings: dict | None 
 
     ``aurea`` is the default utility mode told the scenario's objective; ``aurea-unconfigured``
     is a fresh install (the default objective); ``aurea-weighted`` the seed's weighted score
-    (AUREA_OBJECTIVE=weighted); ``aurea-optimize`` is ``aurea`` with the weekly optimize.
+    (AUREA_OBJECTIVE=weighted); ``aurea-weighted-optimize`` that with the weekly optimize.
     """
     # Exploration draws are seeded in every Aurea policy, so any run is reproducible.
     settings = {"AUREA_RANDOM_SEED": float(seed), **(settings or {})}
@@ -117,8 +119,9 @@ def make_policy(name: str, scenario: Scenario, seed: int, settings: dict | None 
         return AureaPolicy(name, scenario.start, settings)
     if name == "aurea-weighted":
         return AureaPolicy(name, scenario.start, {"AUREA_OBJECTIVE": "weighted", **settings})
-    if name == "aurea-optimize":
-        return AureaPolicy(name, scenario.start, told, weekly_optimize=True)
+    if name == "aurea-weighted-optimize":
+        weighted = {"AUREA_OBJECTIVE": "weighted", **settings}
+        return AureaPolicy(name, scenario.start, weighted, weekly_optimize=True)
     if name == "seed":
         return SeedPolicy()
     if name == "latency":

@@ -19,6 +19,9 @@ from aurea.services.scope import Scope
 
 WEIGHTS = {"cost_weight": 0.5, "quality_weight": 0.3, "latency_weight": 0.2}
 
+# The dashboard still shows the weighted mode's scores and choice (docs/decisions.md).
+pytestmark = pytest.mark.weighted_objective
+
 
 def attribute_values(page: str, attribute: str) -> list[str]:
     return [html.unescape(v) for v in re.findall(rf'{attribute}="([^"]*)"', page)]

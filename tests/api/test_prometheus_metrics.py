@@ -4,6 +4,7 @@ Counters live for the whole test process, across applications: tests compare bef
 after, or use model names no other test uses.
 """
 
+import pytest
 import time
 import uuid
 
@@ -52,6 +53,7 @@ def test_refused_records_are_not_counted(client):
     assert value(samples, "aurea_records_total", model=model, outcome="success") == 0
 
 
+@pytest.mark.weighted_objective
 def test_selections_are_counted_by_model_and_reason(client, record):
     model = unique_model()
     record(model, 0.5, 0.01)

@@ -33,6 +33,7 @@ def test_metrics_lists_seed_models_with_nulls_before_any_data(client):
     }
 
 
+@pytest.mark.weighted_objective
 def test_select_without_data_returns_a_registered_model_and_says_why(client):
     body = client.get("/router/select").get_json()
     assert body["selected_model"] == "claude-3-opus"
@@ -49,6 +50,7 @@ def test_record_acknowledges_with_status_and_model(client):
     assert response.get_json() == {"status": "recorded", "model": "gpt-4"}
 
 
+@pytest.mark.weighted_objective
 def test_seed_usage_example_selects_cheap_fast_model(client, record):
     record("gpt-4", 0.8, 0.03, True)
     record("gpt-3.5-turbo", 0.3, 0.002, True)
@@ -141,6 +143,7 @@ def test_optimize_dry_run_proposes_without_changing(client, record):
     assert client.get("/router/weights").get_json() == DEFAULT_WEIGHTS
 
 
+@pytest.mark.weighted_objective
 def test_select_uses_weights_to_rank(client, record):
     record("cheap-flaky", 1.0, 0.001, False)
     record("cheap-flaky", 1.0, 0.001, True)

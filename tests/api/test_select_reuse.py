@@ -10,6 +10,9 @@ from tests.conftest import make_app
 
 RECORD = {"model": "gpt-4", "latency": 1.0, "cost": 0.01, "success": True}
 
+# These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
+pytestmark = pytest.mark.weighted_objective
+
 
 @pytest.fixture
 def cached_client(database_url):

@@ -4,6 +4,9 @@ import pytest
 
 from tests.conftest import make_app
 
+# These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
+pytestmark = pytest.mark.weighted_objective
+
 
 def select(client, query=""):
     return client.get(f"/router/select{query}")
@@ -229,8 +232,9 @@ def test_a_failing_model_cools_down_then_gets_a_trial(client, clock, record):
         record("flaky", 0.5, 0.001, False)
     models = {m["name"]: m for m in ok(client.get("/router/models"))}
     assert models["flaky"]["state"] == "cooling_down"
-    # AUREA_COOLDOWN_SECONDS: 30 minutes by default
-    assert models["flaky"]["cooldown_until"].startswith("2026-06-15T10:50:00")
+    # AUREA_COOLDOWN_SECONDS (30 minutes by default) from the end of the minute that tripped
+    assert models["flaky"]["cooldown_until"].startswith("2026-06-15T10:51:00")
+    assert models["flaky"]["cooling_tasks"] == {"": models["flaky"]["cooldown_until"]}
     body = ok(select(client, "?models=flaky,steady"))
     assert body["selected_model"] == "steady"
     assert {e["model"]: e["excluded_by"] for e in body["ranking"]}["flaky"] == "cooling_down"

@@ -7,6 +7,9 @@ import pytest
 
 from aurea.histogram import ABSOLUTE_ERROR_BELOW_BASE, RELATIVE_ERROR, exact_percentile
 
+# These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
+pytestmark = pytest.mark.weighted_objective
+
 
 @pytest.fixture
 def at(clock, record):

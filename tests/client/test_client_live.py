@@ -18,7 +18,9 @@ from aurea_client import (
 from aurea.extensions import db
 from aurea.models import RequestMetric
 
-pytestmark = pytest.mark.slow
+
+# These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
+pytestmark = [pytest.mark.slow, pytest.mark.weighted_objective]
 
 
 @pytest.fixture

@@ -84,6 +84,7 @@ def test_rebuild_restores_aggregates_that_were_lost(ctx, clock):
     assert {k: v[:2] for k, v in after[0].items()} == {k: v[:2] for k, v in before[0].items()}
 
 
+@pytest.mark.weighted_objective
 def test_reads_use_aggregates_only_and_never_scan_raw_rows(ctx, clock):
     record_request("gpt-4", 0.8, 0.03, True)
     record_request("gpt-3.5-turbo", 0.3, 0.002, True, task="code")

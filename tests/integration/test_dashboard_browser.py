@@ -17,7 +17,7 @@ from scripts.screenshot_dashboard import (
     seed_demo_data,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.weighted_objective]
 
 
 @pytest.fixture(autouse=True)

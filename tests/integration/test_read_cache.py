@@ -8,6 +8,9 @@ from aurea.services.records import record_request
 from aurea.services.scope import Scope
 from aurea.services.selection import select_model
 
+# These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
+pytestmark = pytest.mark.weighted_objective
+
 
 @pytest.fixture
 def cached(app):

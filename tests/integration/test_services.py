@@ -86,6 +86,7 @@ def test_optimize_respects_configured_floor(app):
     assert weights.latency == pytest.approx(0.2)
 
 
+@pytest.mark.weighted_objective
 def test_select_breaks_score_ties_by_name(ctx):
     record_request("zeta", 1.0, 0.01, True)
     record_request("alpha", 1.0, 0.01, True)
@@ -94,6 +95,7 @@ def test_select_breaks_score_ties_by_name(ctx):
     assert chosen.score == pytest.approx(1.0)
 
 
+@pytest.mark.weighted_objective
 def test_models_without_data_do_not_compete_once_any_model_has_data(ctx):
     record_request("only-one", 5.0, 1.0, False)
     chosen = select_model(Scope.from_request())

@@ -44,7 +44,7 @@ def test_oracle_has_no_regret_random_has_some_and_aurea_records_match_aggregates
 
 
 def test_same_seed_gives_the_same_result_for_every_policy():
-    policies = ("aurea-explore", "aurea-optimize", "seed", "latency", "random")
+    policies = ("aurea", "aurea-weighted-optimize", "seed", "latency", "random")
 
     def without_timings(report):
         for p in report["policies"].values():
@@ -54,7 +54,7 @@ def test_same_seed_gives_the_same_result_for_every_policy():
     first = without_timings(run("outage", policies, seed=7))
     second = without_timings(run("outage", policies, seed=7))
     assert first == second
-    assert first["policies"]["aurea-optimize"]["optimize_runs"] == 1  # Sunday 02:00, day 6
+    assert first["policies"]["aurea-weighted-optimize"]["optimize_runs"] == 1  # Sunday 02:00, day 6
 
 
 def test_simulate_command_prints_a_table_and_writes_json_and_a_plot(tmp_path):

@@ -1,0 +1,132 @@
+"""Every scenario over several seeds: the medians the docs' decision table shows.
+
+    python -m aurea.simulation.table [--seeds 1-5] [--jobs 2] [--out DIR] [SCENARIO ...]
+
+Runs each scenario (default: all of ``scenarios/``) once per seed with every policy, in
+``--jobs`` processes, and prints a Markdown table of the median cumulative regret, incident
+share and recovery of each policy; ``--out`` also writes each run's JSON (the fields of
+``flask aurea simulate --out``) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from aurea.simulation.scenario import SCENARIOS_DIR
+
+BASELINES = ("seed", "latency", "random")
+
+
+def run_one(job: tuple[str, int]) -> dict:
+    from aurea.simulation.report import build_report
+    from aurea.simulation.runner import DEFAULT_POLICIES, simulate
+    from aurea.simulation.scenario import load_scenario, resolve_scenario
+
+    name, seed = job
+    scenario = load_scenario(resolve_scenario(name))
+    steps, runs = simulate(scenario, DEFAULT_POLICIES, seed)
+    report = build_report(scenario, steps, runs, seed)
+    for p in report["policies"].values():
+        p.pop("regret_by_hour", None)
+    return report
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def recovery_hours(items: list[dict]) -> str:
+    return " ".join("never" if i["hours"] is None else f"{i['hours']}h" for i in items) or "-"
+
+
+def summarize(reports: list[dict]) -> dict:
+    by_scenario: dict[str, list[dict]] = {}
+    for r in reports:
+        by_scenario.setdefault(r["scenario"], []).append(r)
+    out = {}
+    for scenario, runs in sorted(by_scenario.items()):
+        policies = {}
+        for name in runs[0]["policies"]:
+            ps = [r["policies"][name] for r in runs]
+            changes = len(ps[0]["recovery"])
+            recovery = []
+            for i in range(changes):
+                hours = [p["recovery"][i]["hours"] for p in ps]
+                never = sum(h is None for h in hours)
+                recovery.append(
+                    {
+                        "change": ps[0]["recovery"][i]["change"],
+                        "hours": None if never > len(hours) / 2 else _median(hours),
+                    }
+                )
+            policies[name] = {
+                "cumulative_regret": _median([p["cumulative_regret"] for p in ps]),
+                "incident_share": _median([p["incident_share"] for p in ps]),
+                "recovery": recovery,
+                "oracle_utility": None,
+            }
+        oracle_total = statistics.median(
+            r["policies"]["oracle"]["mean_utility"] * r["policies"]["oracle"]["requests"]
+            for r in runs
+        )
+        out[scenario] = {"seeds": sorted(r["seed"] for r in runs), "policies": policies,
+                         "oracle_total_utility": oracle_total}
+    return out
+
+
+def markdown(summary: dict) -> str:
+    names = list(next(iter(summary.values()))["policies"])
+    names = [n for n in names if n != "oracle"]
+    lines = [
+        "| scenario | " + " | ".join(names) + " | aurea / best baseline | incident share (aurea) "
+        "| recovery (aurea) |",
+        "| --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: | --- |",
+    ]
+    for scenario, s in summary.items():
+        p = s["policies"]
+        best = min(p[b]["cumulative_regret"] for b in BASELINES if b in p)
+        share = p["aurea"]["incident_share"]
+        lines.append(
+            f"| {scenario} | "
+            + " | ".join(f"{p[n]['cumulative_regret']:.1f}" for n in names)
+            + f" | {p['aurea']['cumulative_regret'] / best:.2f} | "
+            + ("-" if share is None else f"{share:.3f}")
+            + f" | {recovery_hours(p['aurea']['recovery'])} |"
+        )
+    return "\n".join(lines)
+
+
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        low, high = text.split("-")
+        return list(range(int(low), int(high) + 1))
+    return [int(x) for x in text.split(",")]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*")
+    parser.add_argument("--seeds", default="1-5", type=_seeds)
+    parser.add_argument("--jobs", default=2, type=int)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    names = args.scenarios or sorted(p.stem for p in SCENARIOS_DIR.glob("*.json"))
+    jobs = [(name, seed) for name in names for seed in args.seeds]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        reports = list(pool.map(run_one, jobs))
+    summary = summarize(reports)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for r in reports:
+            (args.out / f"{r['scenario']}-seed{r['seed']}.json").write_text(json.dumps(r, indent=1))
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(markdown(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Estimators and the change detector, against hand-computed values."""
+
+import math
+
+import pytest
+
+from aurea.domain.changes import glr_split, kl_bernoulli, latest_change, threshold
+from aurea.domain.estimators import (
+    BetaPosterior,
+    HourCounts,
+    shrink,
+    success_posterior,
+    weight,
+    weighted_means,
+)
+
+
+def hour(age, n, s, latency=0.0, cost=0.0):
+    return HourCounts(age, n, s, latency, cost)
+
+
+def test_weight_halves_every_half_life_and_is_one_without_one():
+    assert weight(24, 24) == pytest.approx(0.5)
+    assert weight(12, 24) == pytest.approx(math.sqrt(0.5))
+    assert weight(100, None) == 1.0
+    assert weight(-1, 24) == 1.0  # an hour in the future is not worth more than now
+
+
+def test_success_posterior_discounts_old_hours_into_the_long_memory():
+    # Hour 1 (age 24 h, half-life 24 h): 8 of 10 at weight 0.5; hour 2 (now): 2 of 4.
+    # recent: s = 0.5*8 + 2 = 6, f = 0.5*2 + 2 = 3; let go: s = 4, f = 1 (5 < memory 50).
+    p = success_posterior([hour(24, 10, 8), hour(0, 4, 2)], 24, memory=50)
+    assert (p.alpha, p.beta) == pytest.approx((1 + 6 + 4, 1 + 3 + 1))
+
+
+def test_success_posterior_caps_the_long_memory_and_drops_hours_before_a_change():
+    # change_at=1: hour 1 counts only in the memory (10 requests at 0.8, capped to 4):
+    # alpha = 1 + 2 + 4*0.8, beta = 1 + 2 + 4*0.2.
+    p = success_posterior([hour(24, 10, 8), hour(0, 4, 2)], 24, memory=4, change_at=1)
+    assert (p.alpha, p.beta) == pytest.approx((6.2, 3.8))
+
+
+def test_success_posterior_of_a_task_is_shrunk_toward_its_models_rate():
+    # No task rows: the prior alone, 5 pseudo-requests at the model's 0.9.
+    p = success_posterior([], 24, memory=50, prior_mean=0.9, prior_strength=5)
+    assert (p.alpha, p.beta) == pytest.approx((4.5, 0.5))
+    assert p.mean == pytest.approx(0.9)
+
+
+def test_beta_posterior_mean_sd_and_interval():
+    p = BetaPosterior(9, 1)
+    assert p.mean == pytest.approx(0.9)
+    assert p.sd == pytest.approx(math.sqrt(9 / (100 * 11)))
+    low, high = p.interval()
+    assert low == pytest.approx(0.9 - 1.645 * p.sd)
+    assert high == 1.0  # clipped
+
+
+def test_weighted_means_weigh_hours_by_requests_and_age():
+    # weights 1 and 0.5: requests 2 + 1 = 3; cost (0.2 + 0.2) / 3; latency (1 + 1) / 3.
+    means = weighted_means([hour(0, 2, 2, 1.0, 0.2), hour(3, 2, 2, 2.0, 0.4)], 3)
+    assert means == pytest.approx((0.4 / 3, 2 / 3))
+    assert weighted_means([], 3) is None
+
+
+def test_shrink_mixes_pseudo_requests_at_the_general_mean():
+    assert shrink(0.9, 5, 0.5, 5) == pytest.approx(0.7)
+
+
+def test_kl_bernoulli_hand_computed():
+    assert kl_bernoulli(0.5, 0.25) == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(2 / 3))
+    assert kl_bernoulli(1.0, 0.5) == pytest.approx(math.log(2))
+    assert kl_bernoulli(0.3, 0.3) == 0.0
+
+
+def test_glr_split_finds_the_hour_the_rate_changed():
+    k, stat = glr_split([(10, 10), (10, 0)])
+    assert k == 1
+    assert stat == pytest.approx(20 * math.log(2))
+    assert threshold(20) == pytest.approx(math.log(3 * 20**1.5 / 0.05))
+    assert latest_change([(10, 10), (10, 0)]) == 1
+
+
+def test_latest_change_ignores_noise_of_a_steady_rate():
+    assert latest_change([(10, 9), (10, 9), (10, 8), (10, 9)]) == 0
+    assert latest_change([]) == 0
+
+
+def test_latest_change_finds_the_last_of_two_changes():
+    # Split 1 of [20/20, 0/20, 20/20]: 20 kl(1, 2/3) + 40 kl(1/2, 2/3) = 10.47 > ln(3*60^1.5/0.05)
+    # = 10.24; then [0/20, 20/20] splits at its first hour: the latest change is at hour 2.
+    assert latest_change([(20, 20), (20, 0), (20, 20)]) == 2
