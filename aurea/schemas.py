@@ -445,6 +445,14 @@ class SelectionSchema(ma.Schema):
 
 class ModelMetricsSchema(ma.Schema):
     total_requests = fields.Integer(metadata={"example": 100})
+    expected_utility = fields.Nested(
+        UtilityPartsSchema,
+        allow_none=True,
+        metadata={"description": "Utility mode: the model's expected utility in USD, with its parts."},
+    )
+    p_success_interval = fields.List(
+        fields.Float(), allow_none=True, metadata={"description": "90 % interval (utility)."}
+    )
     success_rate = fields.Float(allow_none=True, metadata={"example": 0.98})
     average_latency = fields.Float(allow_none=True, metadata={"example": 0.65})
     average_cost = fields.Float(allow_none=True, metadata={"example": 0.025})

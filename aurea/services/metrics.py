@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 from aurea.cache import read_cache
+from aurea.clock import now
+from aurea.domain.estimators import estimate_models
+from aurea.domain.objective import UTILITY, utility_parts
+from aurea.services import objectives
+from aurea.services.statistics import load_hourly_rows
 from aurea.extensions import db
 from aurea.histogram import percentile
 from aurea.scoring import Weights, score_models
@@ -65,4 +72,26 @@ def _summary(scope: Scope) -> dict[str, dict[str, Any]]:
     session = db.session
     weights = weights_in_force(session).weights
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)
-    return summarize(load_registry(session), scoped, weights, scope)
+    summary = summarize(load_registry(session), scoped, weights, scope)
+    config = current_app.config
+    if config["AUREA_OBJECTIVE"] == UTILITY:
+        add_expected_utility(summary, session, scope, config)
+    return summary
+
+
+def add_expected_utility(summary: dict, session, scope: Scope, config) -> None:
+    """Utility mode: each model's expected utility in USD (null without data) and the 90 %
+    interval of its P(success), from the estimates select uses."""
+    at = now()
+    rows = load_hourly_rows(session, scope.window.start(at))
+    estimates = estimate_models(rows, scope.task, at, objectives.estimator_settings(config))
+    objective = objectives.objective_for(config, scope.task)
+    for name, entry in summary.items():
+        e = estimates.get(name)
+        if e is None or e.cost is None or e.latency is None:
+            entry["expected_utility"] = entry["p_success_interval"] = None
+            continue
+        entry["expected_utility"] = utility_parts(
+            objective, e.posterior.mean, e.cost, e.latency
+        ).as_dict()
+        entry["p_success_interval"] = list(e.posterior.interval())

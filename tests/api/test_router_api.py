@@ -16,6 +16,7 @@ def test_weights_start_at_seed_defaults(client):
     assert client.get("/router/weights").get_json() == DEFAULT_WEIGHTS
 
 
+@pytest.mark.weighted_objective
 def test_metrics_lists_seed_models_with_nulls_before_any_data(client):
     body = client.get("/router/metrics").get_json()
     assert sorted(body) == SEED_MODELS

@@ -141,3 +141,14 @@ def test_a_model_failing_on_every_task_cools_down_everywhere(client):
     assert set(flaky["cooling_tasks"]) == {"chat", "code"}
     body = select(client, "?models=flaky,steady&task=translation")
     assert body["selected_model"] == "steady"
+
+
+def test_metrics_show_each_models_expected_utility_in_usd(client):
+    post(client, "gpt-3.5-turbo", 0.3, 0.002, True)
+    body = client.get("/router/metrics").get_json()
+    parts = body["gpt-3.5-turbo"]["expected_utility"]
+    assert parts["expected_utility"] == pytest.approx(0.1 * 2 / 3 - 0.002 - 0.0015)
+    assert body["gpt-3.5-turbo"]["score"] == pytest.approx(1.0)  # the seed's weighted score
+    assert body["gpt-4"]["expected_utility"] is None
+    low, high = body["gpt-3.5-turbo"]["p_success_interval"]
+    assert low < 2 / 3 < high
