@@ -94,7 +94,7 @@ def markdown(summary: dict) -> str:
         lines.append(
             f"| {scenario} | "
             + " | ".join(f"{p[n]['cumulative_regret']:.1f}" for n in names)
-            + f" | {p['aurea']['cumulative_regret'] / best:.2f} | "
+            + (f" | {p['aurea']['cumulative_regret'] / best:.2f} | " if best > 0 else " | - | ")
             + ("-" if share is None else f"{share:.3f}")
             + f" | {recovery_hours(p['aurea']['recovery'])} |"
         )
