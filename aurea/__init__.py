@@ -17,8 +17,8 @@ from aurea.observability import register_observability
 from aurea.services.group_commit import init_group_commit
 from aurea.services.write_relay import RELAY_SETTINGS
 from aurea.services.objectives import check_objective_settings
+from aurea.settings import INSTANCE_DIR, MIGRATIONS_DIR, Config
 from aurea.windows import parse_window
-from config import INSTANCE_DIR, MIGRATIONS_DIR, Config
 
 
 def create_app(config_class: type[Config] = Config) -> Flask:

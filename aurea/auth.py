@@ -161,6 +161,6 @@ def log_open_mode(app) -> None:
     if open_mode:
         log.warning(
             "Aurea runs OPEN: no API token exists, so every /router endpoint answers "
-            "without authentication. Create one with: flask aurea tokens create --name NAME "
-            "--role admin"
+            "without authentication. Create one with: aurea tokens create --name NAME "
+            "--role admin (in a checkout: .venv/bin/flask --app wsgi aurea tokens create ...)"
         )

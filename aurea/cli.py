@@ -1,13 +1,16 @@
-"""``flask aurea ...`` commands, for cron and operators."""
+"""``aurea ...`` (the console script of ``pip install .``) and ``flask --app wsgi aurea ...``:
+the same commands, for cron and operators."""
 
 from __future__ import annotations
 
 import getpass
 import math
+import os
+import sys
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 from marshmallow import ValidationError
 
 from aurea.clock import now
@@ -34,7 +37,10 @@ POLICIES = (
     "random",
 )
 
-aurea_cli = AppGroup("aurea", help="Aurea maintenance commands.")
+aurea_cli = AppGroup(
+    "aurea",
+    help="Aurea: serve, migrate and maintain. The database comes from AUREA_DATABASE_URL.",
+)
 tokens_cli = AppGroup("tokens", help="API tokens: create, list, revoke.")
 aurea_cli.add_command(tokens_cli)
 models_cli = AppGroup("models", help="The model registry: list, set-price.")
@@ -275,3 +281,40 @@ def simulate_command(scenario, policies, seed, out, hours, requests_per_hour, se
         write_json(result, directory / f"{loaded.name}.json")
         plot(result, directory / f"{loaded.name}.png")
         click.echo(f"wrote {directory / loaded.name}.json and .png")
+
+
+@aurea_cli.command("migrate")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to reach.")
+def migrate_command(revision: str) -> None:
+    """Bring the database to the current schema (flask db upgrade)."""
+    from flask_migrate import upgrade
+
+    from aurea.settings import MIGRATIONS_DIR
+
+    upgrade(directory=str(MIGRATIONS_DIR), revision=revision)
+
+
+@aurea_cli.command(
+    "serve",
+    with_appcontext=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve_command(gunicorn_args: tuple[str, ...]) -> None:
+    """Serve on HOST:PORT (default 127.0.0.1:8000) under gunicorn, with make run's settings.
+
+    Further arguments go to gunicorn (e.g. aurea serve --workers 4). The process becomes
+    gunicorn's master, so Ctrl-C and SIGTERM reach it directly. Run aurea migrate first.
+    """
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:aurea.gunicorn_conf"]
+    argv += [*gunicorn_args, "aurea:create_app()"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def main() -> None:
+    """The ``aurea`` console script: the ``flask aurea`` group, on the app create_app builds."""
+    from aurea import create_app
+
+    aurea_cli.main(prog_name="aurea", obj=ScriptInfo(create_app=create_app))

@@ -7,6 +7,7 @@ flask-smorest uses for HTTP errors and invalid input (422 with per-field message
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
@@ -40,6 +41,31 @@ def error_body(status: HTTPStatus, message: str, errors: dict[str, Any] | None =
     return body
 
 
+# PostgreSQL's undefined_table and undefined_column; SQLite's messages for the same.
+MISSING_SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+MISSING_SCHEMA_SQLITE = ("no such table", "no such column")
+MIGRATE_HINT = (
+    "The database has no Aurea schema, or an older one: run `aurea migrate` "
+    "(or `flask --app wsgi db upgrade`) against it."
+)
+
+
+def schema_missing(error: sa_exc.DBAPIError) -> bool:
+    """Whether ``error`` comes from tables or columns the migrations have not created yet."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in MISSING_SCHEMA_SQLSTATES:  # psycopg
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(
+        MISSING_SCHEMA_SQLITE
+    )
+
+
+def _schema_missing(error: sa_exc.DBAPIError):
+    log.error("database schema missing or behind the migrations: %s", error.orig)
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    return jsonify(error_body(status, MIGRATE_HINT)), status.value
+
+
 def register_error_handlers(app: Flask) -> None:
     """Turn domain and database errors into JSON; HTTP errors are flask-smorest's."""
 
@@ -51,9 +77,17 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["WWW-Authenticate"] = 'Bearer realm="aurea"'
         return response, status.value
 
+    @app.errorhandler(sa_exc.ProgrammingError)
+    def _programming_error(error: sa_exc.ProgrammingError):
+        if not schema_missing(error):
+            raise error  # a bug: Flask's 500
+        return _schema_missing(error)
+
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
     def _database_unavailable(error: sa_exc.DBAPIError):
+        if schema_missing(error):
+            return _schema_missing(error)
         log.error("database unavailable: %s", error.orig)
         status = HTTPStatus.SERVICE_UNAVAILABLE
         response = jsonify(error_body(status, "The database is unavailable; retry later."))

@@ -1,6 +1,7 @@
 """Open Aurea's /dashboard in headless Chromium and save a screenshot.
 
-Used by the browser test and to make docs/dashboard.png::
+Used by the browser test and to make docs/dashboard.png (without ``--out`` the screenshot goes
+to instance/dashboard.png, which git ignores, never over the tracked docs/ copy)::
 
     make run   # or any Aurea on an empty database
     .venv/bin/python -m scripts.screenshot_dashboard --url http://127.0.0.1:8000 --seed \\
@@ -37,6 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+# Not the tracked docs/dashboard.png: a trial run must not overwrite it (--out docs/... does).
+DEFAULT_OUT = Path("instance/dashboard.png")
 
 
 def chromium_available() -> bool:
@@ -124,7 +127,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", default=None, help="a reader or admin token (admin to seed)")
     parser.add_argument("--window", default=None, help="the dashboard's ?window=")
     parser.add_argument("--seed", action="store_true", help="record demo data first")
-    parser.add_argument("--out", type=Path, default=Path("docs/dashboard.png"))
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"where to save it (default: {DEFAULT_OUT})"
+    )
     return parser.parse_args(argv)
 
 

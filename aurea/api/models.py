@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from aurea import schemas
+from aurea.api.json_body import Blueprint
 from aurea.auth import ADMIN, READ, requires
 from aurea.clock import now
 from aurea.services import registry

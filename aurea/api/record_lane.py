@@ -16,7 +16,8 @@ Flask:
 - an error while recording (the database is unavailable, a model refused in strict mode)
   is answered by the application's error handlers, in a request context made for it;
 - any other request, a body that is not plain, or a refused token goes to Flask untouched
-  (the body it read is handed on), which answers it with its per-field messages.
+  (the body it read is handed on), which answers it with its per-field messages (or a 415
+  for a body not sent as JSON, :mod:`aurea.api.json_body`).
 
 ``tests/api/test_record_lane.py`` checks that the lane's answers, logs and metrics are
 the ones Flask gives for the same request.

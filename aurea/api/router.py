@@ -6,10 +6,10 @@ import functools
 from collections import Counter
 
 from flask import current_app, g, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from aurea import schemas
+from aurea.api.json_body import Blueprint
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
 from aurea.cache import read_cache
 from aurea.observability.prometheus import observe_record, observe_selection

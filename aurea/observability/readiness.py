@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from aurea.observability.probe_database import probe_engine
-from config import MIGRATIONS_DIR
+from aurea.settings import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
 

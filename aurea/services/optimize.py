@@ -18,6 +18,8 @@ from aurea.services.weights import append_weights, weights_in_force
 OPTIMIZED = "optimized"
 UNCHANGED = "unchanged"
 PROPOSED = "proposed"
+# Weights closer than this in every criterion are the same weights (float rounding).
+SAME_WEIGHTS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class OptimizeResult:
     metrics_summary: dict[str, dict[str, Any]]
     history_id: int | None
     window: str
+
+
+def same_weights(a: Weights, b: Weights) -> bool:
+    pairs = ((a.cost, b.cost), (a.quality, b.quality), (a.latency, b.latency))
+    return all(abs(x - y) <= SAME_WEIGHTS for x, y in pairs)
 
 
 def optimize_weights(
@@ -45,10 +52,13 @@ def optimize_weights(
     proposal = propose_weights(stats, floor)
     max_step = current_app.config["AUREA_MAX_WEIGHT_STEP"]
     target = proposal.weights
+    reason = proposal.reason
     if target is not None:
         target = limit_step(previous.weights, target, max_step)
+        if same_weights(target, previous.weights):  # a row would record no change
+            target, reason = None, "the weights in force already match the proposal; weights kept"
 
-    if proposal.weights is None:
+    if target is None:
         status, weights, history_id = UNCHANGED, previous.weights, previous.id
     elif dry_run:
         status, weights, history_id = PROPOSED, target, previous.id
@@ -79,7 +89,7 @@ def optimize_weights(
         status=status,
         weights=weights,
         previous_weights=previous.weights,
-        reason=proposal.reason,
+        reason=reason,
         variation=proposal.variation,
         metrics_summary=summarize(registered, scoped, weights, scope),
         history_id=history_id,

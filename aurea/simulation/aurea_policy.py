@@ -23,8 +23,8 @@ from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services import optimize, records, registry, selection
 from aurea.services.scope import Scope
+from aurea.settings import MIGRATIONS_DIR, Config
 from aurea.simulation.policies import Policy
-from config import MIGRATIONS_DIR, Config
 
 
 def next_weekly(after: datetime) -> datetime:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from aurea.settings import SCENARIOS_DIR
+
 
 @dataclass(frozen=True)
 class Truth:
@@ -175,9 +177,6 @@ def parse_scenario(data: dict, name: str = "scenario") -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     return parse_scenario(json.loads(path.read_text()), name=path.stem)
-
-
-SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def resolve_scenario(name: str) -> Path:

@@ -135,6 +135,25 @@ def test_optimize_keeps_weights_with_one_model_and_says_why(client, record):
     assert client.get("/router/weights").get_json() == DEFAULT_WEIGHTS
 
 
+def history_total(client) -> int:
+    return int(client.get("/router/weights/history").headers["X-Total-Count"])
+
+
+def test_optimize_on_unchanged_data_answers_unchanged_and_adds_no_history_row(client, record):
+    record("gpt-4", 1.0, 0.01, True)
+    record("gpt-3.5-turbo", 1.0, 0.03, False)
+    record("gpt-3.5-turbo", 1.0, 0.03, True)
+    first = client.post("/router/optimize").get_json()
+    assert first["status"] == "optimized"
+    rows = history_total(client)
+    for query in ("", "?dry_run=true"):
+        again = client.post(f"/router/optimize{query}").get_json()
+        assert again["status"] == "unchanged"
+        assert "already match" in again["reason"]
+        assert again["weights"] == again["previous_weights"] == first["weights"]
+    assert history_total(client) == rows
+
+
 def test_optimize_dry_run_proposes_without_changing(client, record):
     record("gpt-4", 1.0, 0.01, True)
     record("gpt-3.5-turbo", 2.0, 0.01, True)

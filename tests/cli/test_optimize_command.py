@@ -40,3 +40,17 @@ def test_optimize_command_explains_when_weights_stay(app, runner):
     assert result.exit_code == 0, result.output
     assert "status:    unchanged" in result.output
     assert "fewer than two models" in result.output
+
+
+def test_optimize_command_on_unchanged_data_saves_no_new_row(app, runner, record):
+    seed_two_models(record)
+    assert "saved as weight_history row" in runner.invoke(args=["aurea", "optimize"]).output
+    with app.app_context():
+        saved = current_weights().id
+    result = runner.invoke(args=["aurea", "optimize"])
+    assert result.exit_code == 0, result.output
+    assert "status:    unchanged" in result.output
+    assert "already match" in result.output
+    assert "saved as" not in result.output
+    with app.app_context():
+        assert current_weights().id == saved

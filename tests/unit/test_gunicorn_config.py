@@ -3,6 +3,7 @@
 import logging
 import os
 import runpy
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -83,12 +84,18 @@ def test_without_a_configured_dir_each_master_start_gets_a_fresh_one(environ):
             path.rmdir()
 
 
+def fake_server(addresses) -> SimpleNamespace:
+    """What on_starting uses of gunicorn's arbiter: its logger (gunicorn's has error_log)."""
+    log = logging.getLogger(f"test.gunicorn.{uuid.uuid4().hex}")  # filters of its own
+    return SimpleNamespace(
+        log=SimpleNamespace(error_log=log, info=log.info),
+        cfg=SimpleNamespace(reuse_port=True, address=addresses),
+    )
+
+
 def test_the_master_removes_the_dir_it_created_on_exit_and_only_that(environ, tmp_path):
     config = load_config()
-    server = SimpleNamespace(
-        log=logging.getLogger("test.gunicorn"),
-        cfg=SimpleNamespace(reuse_port=True, address=[("127.0.0.1", free_port())]),
-    )
+    server = fake_server([("127.0.0.1", free_port())])
     config["on_starting"](server)
     created = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     assert created.is_dir()
@@ -122,3 +129,46 @@ def test_a_port_another_server_listens_on_is_refused_before_workers_share_it(env
         with pytest.raises(RuntimeError, match="already in use"):
             refuse_taken_port(f"127.0.0.1:{port}")
     refuse_taken_port(f"127.0.0.1:{port}")  # free again
+
+
+def time_wait_port() -> int:
+    """A port no one listens on, with a connection the server side closed first: that
+    side's socket stays in TIME_WAIT, as after a restart while clients kept connections."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server closes first: its end goes to TIME_WAIT
+        client.recv(1)  # sees the FIN
+        client.close()
+    return port
+
+
+def test_the_port_probe_passes_while_connections_of_a_stopped_server_linger_in_time_wait(environ):
+    import socket
+
+    port = time_wait_port()
+    with socket.socket() as plain, pytest.raises(OSError):  # the lingering socket is there
+        plain.bind(("127.0.0.1", port))
+    load_config()["refuse_taken_port"](f"127.0.0.1:{port}")
+
+
+def test_the_listening_at_line_names_the_address_that_each_worker_binds(environ, caplog):
+    config = load_config()
+    port = free_port()
+    server = fake_server([("127.0.0.1", port), "/tmp/aurea.sock"])
+    config["on_starting"](server)
+    try:
+        with caplog.at_level(logging.INFO, logger=server.log.error_log.name):
+            # gunicorn's own call (arbiter.start) when the master holds no socket
+            server.log.error_log.info("Listening at: %s (%s)", "", 1234)
+        assert caplog.messages[-1] == (
+            f"Listening at: http://127.0.0.1:{port},unix:/tmp/aurea.sock (1234)"
+        )
+    finally:
+        config["on_exit"](server)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from aurea import check_settings
-from config import Config
+from config import Config, normalize_database_url
 
 
 def settings(**changes):
@@ -31,3 +31,32 @@ def test_the_default_settings_are_accepted():
 def test_a_bad_setting_stops_the_app_from_starting(name, value, message):
     with pytest.raises((RuntimeError, ValueError), match=re.escape(message)):
         check_settings(settings(**{name: value}))
+
+
+def test_a_relative_sqlite_path_is_taken_from_the_current_directory(tmp_path, monkeypatch):
+    from aurea.extensions import db
+    from tests.conftest import make_app
+
+    monkeypatch.chdir(tmp_path)
+    url = normalize_database_url("sqlite:///data/aurea.db?timeout=3")
+    assert url == f"sqlite:///{tmp_path / 'data' / 'aurea.db'}?timeout=3"
+    (tmp_path / "data").mkdir()
+    app = make_app("sqlite:///data/aurea.db")  # as the flask CLI and gunicorn build it
+    with app.app_context():
+        # not resolved against the app's instance folder (instance/instance/aurea.db)
+        assert db.engine.url.database == str(tmp_path / "data" / "aurea.db")
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:////var/lib/aurea/aurea.db",
+        "sqlite:///file:aurea?mode=memory&uri=true",
+        "postgresql+psycopg://aurea@db/aurea",
+    ],
+)
+def test_memory_absolute_and_other_database_urls_are_left_as_they_are(url):
+    assert normalize_database_url(url) == url
