@@ -15,8 +15,8 @@ from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
 from aurea.observability import register_observability
 from aurea.services.group_commit import init_group_commit
-from aurea.services.write_relay import RELAY_SETTINGS
 from aurea.services.objectives import check_objective_settings
+from aurea.services.write_relay import RELAY_SETTINGS
 from aurea.settings import INSTANCE_DIR, MIGRATIONS_DIR, Config
 from aurea.windows import parse_window
 

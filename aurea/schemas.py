@@ -448,7 +448,9 @@ class ModelMetricsSchema(ma.Schema):
     expected_utility = fields.Nested(
         UtilityPartsSchema,
         allow_none=True,
-        metadata={"description": "Utility mode: the model's expected utility in USD, with its parts."},
+        metadata={
+            "description": "Utility mode: the model's expected utility in USD, with its parts."
+        },
     )
     p_success_interval = fields.List(
         fields.Float(), allow_none=True, metadata={"description": "90 % interval (utility)."}

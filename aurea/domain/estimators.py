@@ -192,7 +192,9 @@ def _success(
     counts = [h for _, h in hours]
     change_at = 0
     if settings.change_delta is not None:
-        change_at = latest_change([(h.requests, h.successes) for h in counts], settings.change_delta)
+        change_at = latest_change(
+            [(h.requests, h.successes) for h in counts], settings.change_delta
+        )
     posterior = success_posterior(
         counts,
         settings.success_half_life_hours,

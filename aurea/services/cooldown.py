@@ -33,7 +33,9 @@ def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def add_health(cursor: DriverCursor, outcomes: list[tuple[str, str | None, bool, datetime]]) -> None:
+def add_health(
+    cursor: DriverCursor, outcomes: list[tuple[str, str | None, bool, datetime]]
+) -> None:
     """Count (model, task, success, at) outcomes in the minute of each ``at`` (the caller
     commits)."""
     requests, failures = Counter(), Counter()

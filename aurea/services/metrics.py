@@ -10,13 +10,13 @@ from aurea.cache import read_cache
 from aurea.clock import now
 from aurea.domain.estimators import estimate_models
 from aurea.domain.objective import UTILITY, utility_parts
-from aurea.services import objectives
-from aurea.services.statistics import load_hourly_rows
 from aurea.extensions import db
 from aurea.histogram import percentile
 from aurea.scoring import Weights, score_models
+from aurea.services import objectives
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
+from aurea.services.statistics import load_hourly_rows
 from aurea.services.weights import weights_in_force
 
 

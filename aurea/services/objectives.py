@@ -26,7 +26,9 @@ def parse_task_objectives(raw: str) -> dict[str, dict[str, float | None]]:
         if not isinstance(fields, dict) or set(fields) - set(OBJECTIVE_FIELDS):
             raise ValueError(f"task {task!r}: fields must be among {', '.join(OBJECTIVE_FIELDS)}")
         for name, value in fields.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
                 raise ValueError(f"task {task!r}: {name} must be a number")
         Objective(**{**_configured_defaults(), **fields})  # validates the values
         out[task] = dict(fields)

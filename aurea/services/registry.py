@@ -7,13 +7,12 @@ from datetime import datetime
 from http import HTTPStatus
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
-from flask import current_app
-
 from aurea.clock import now
-from aurea.domain.cooldown import ModelCooldown
 from aurea.database import write_session
+from aurea.domain.cooldown import ModelCooldown
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.models import NO_TASK, RegisteredModel

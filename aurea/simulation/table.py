@@ -74,8 +74,11 @@ def summarize(reports: list[dict]) -> dict:
             r["policies"]["oracle"]["mean_utility"] * r["policies"]["oracle"]["requests"]
             for r in runs
         )
-        out[scenario] = {"seeds": sorted(r["seed"] for r in runs), "policies": policies,
-                         "oracle_total_utility": oracle_total}
+        out[scenario] = {
+            "seeds": sorted(r["seed"] for r in runs),
+            "policies": policies,
+            "oracle_total_utility": oracle_total,
+        }
     return out
 
 

@@ -4,10 +4,10 @@ Counters live for the whole test process, across applications: tests compare bef
 after, or use model names no other test uses.
 """
 
-import pytest
 import time
 import uuid
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_app

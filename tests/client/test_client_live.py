@@ -18,7 +18,6 @@ from aurea_client import (
 from aurea.extensions import db
 from aurea.models import RequestMetric
 
-
 # These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
 pytestmark = [pytest.mark.slow, pytest.mark.weighted_objective]
 

@@ -75,8 +75,7 @@ def test_exploration_share_stays_under_the_cap():
     policy = decide.Policy(exploration=0.1, recheck_rate=0.0)
     rng = random.Random(3)
     picks = [
-        decide.decide([estimate("a"), estimate("b")], Objective(), policy, rng)
-        for _ in range(400)
+        decide.decide([estimate("a"), estimate("b")], Objective(), policy, rng) for _ in range(400)
     ]
     explored = sum(d.explored for d in picks)
     assert 0 < explored < 400 * 0.2
