@@ -306,7 +306,11 @@ def serve_command(gunicorn_args: tuple[str, ...]) -> None:
     Further arguments go to gunicorn (e.g. aurea serve --workers 4). The process becomes
     gunicorn's master, so Ctrl-C and SIGTERM reach it directly. Run aurea migrate first.
     """
-    argv = [sys.executable, "-m", "gunicorn", "--config", "python:aurea.gunicorn_conf"]
+    # By path, not python:aurea.gunicorn_conf: importing the aurea package in the master
+    # would load prometheus_client before on_starting sets PROMETHEUS_MULTIPROC_DIR, and the
+    # workers would then count in single-process mode.
+    config = str(Path(__file__).with_name("gunicorn_conf.py"))
+    argv = [sys.executable, "-m", "gunicorn", "--config", config]
     argv += [*gunicorn_args, "aurea:create_app()"]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -16,7 +16,8 @@ from aurea.extensions import db
 from tests.support.server import free_port
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.slow
+# The Router follows a deterministic choice: the seed's weighted mode (utility mode draws).
+pytestmark = [pytest.mark.slow, pytest.mark.weighted_objective]
 
 HELLO = [{"role": "user", "content": "hello"}]
 
