@@ -22,6 +22,7 @@ from aurea.clock import FrozenClock
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services import optimize, records, registry, selection
+from aurea.services.registry import ModelExists
 from aurea.services.scope import Scope
 from aurea.settings import MIGRATIONS_DIR, Config
 from aurea.simulation.policies import Policy
@@ -69,7 +70,10 @@ class AureaPolicy(Policy):
         self.clock.current = at
         for name in available:
             if name not in self.registered:  # a model appears: the operator registers it
-                registry.create_model(name)
+                try:
+                    registry.create_model(name)
+                except ModelExists:  # one of the models migrations register (a replay)
+                    pass
                 self.registered.add(name)
         constraints = routing.Constraints(
             models=tuple(available), min_requests=self.app.config["AUREA_MIN_REQUESTS"]
