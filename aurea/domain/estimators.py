@@ -86,15 +86,20 @@ def success_posterior(
     prior_mean: float = 0.5,
     prior_strength: float = 2.0,
     change_at: int = 0,
+    after_change_half_life_hours: float | None = None,
 ) -> BetaPosterior:
     """The posterior of P(success) from ``hours`` (oldest first); see the module docstring.
 
     ``change_at`` is the index of the first hour after a detected change: the hours before
-    it count only in the long memory.
+    it count only in the long memory. ``after_change_half_life_hours``, when given, is the
+    half-life of the hours from ``change_at`` on (an incident's data fades faster).
     """
     recent_s = recent_f = old_s = old_f = 0.0
     for i, h in enumerate(hours):
-        w = weight(h.age_hours, half_life_hours) if i >= change_at else 0.0
+        hl = half_life_hours
+        if after_change_half_life_hours is not None and change_at and i >= change_at:
+            hl = after_change_half_life_hours
+        w = weight(h.age_hours, hl) if i >= change_at else 0.0
         recent_s += w * h.successes
         recent_f += w * h.failures
         old_s += (1.0 - w) * h.successes
@@ -151,6 +156,7 @@ class EstimatorSettings:
     memory: float = 50.0  # pseudo-requests of long memory
     task_prior: float = 5.0  # pseudo-requests a task is shrunk toward its model with
     change_delta: float | None = 0.05  # None: no change detection
+    incident_half_life_hours: float | None = None  # the hours after a detected drop
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,13 @@ def _success(
         change_at = latest_change(
             [(h.requests, h.successes) for h in counts], settings.change_delta
         )
+    after = None
+    if change_at and settings.incident_half_life_hours is not None:
+        before, since = counts[:change_at], counts[change_at:]
+        if _rate(since) < _rate(before):  # a drop: an incident's data fades faster
+            after = min(
+                settings.incident_half_life_hours, settings.success_half_life_hours or math.inf
+            )
     posterior = success_posterior(
         counts,
         settings.success_half_life_hours,
@@ -202,8 +215,14 @@ def _success(
         prior_mean,
         prior_strength,
         change_at,
+        after,
     )
     return posterior, (hours[change_at][0] if change_at else None)
+
+
+def _rate(hours: Sequence[HourCounts]) -> float:
+    n = sum(h.requests for h in hours)
+    return sum(h.successes for h in hours) / n if n else 0.0
 
 
 def estimate_models(

@@ -58,6 +58,9 @@ def check_objective_settings(config: Mapping) -> None:
         raise RuntimeError("AUREA_RECHECK_RATE must be between 0 and 1")
     if config["AUREA_RECHECK_HOURS"] <= 0:
         raise RuntimeError("AUREA_RECHECK_HOURS must be more than 0")
+    incident = config.get("AUREA_INCIDENT_HALF_LIFE_HOURS")
+    if incident is not None and incident <= 0:
+        raise RuntimeError("AUREA_INCIDENT_HALF_LIFE_HOURS must be more than 0")
     for name in ("AUREA_SUCCESS_HALF_LIFE_HOURS", "AUREA_PRICE_HALF_LIFE_HOURS"):
         if config[name] <= 0:
             raise RuntimeError(f"{name} must be more than 0")
@@ -106,6 +109,7 @@ def estimator_settings(config: Mapping) -> EstimatorSettings:
         memory=config["AUREA_MEMORY"],
         task_prior=config["AUREA_TASK_PRIOR"],
         change_delta=delta if delta > 0 else None,
+        incident_half_life_hours=config.get("AUREA_INCIDENT_HALF_LIFE_HOURS"),
     )
 
 

@@ -1,13 +1,17 @@
 """Estimators and the change detector, against hand-computed values."""
 
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from aurea.domain.changes import glr_split, kl_bernoulli, latest_change, threshold
 from aurea.domain.estimators import (
     BetaPosterior,
+    EstimatorSettings,
     HourCounts,
+    HourRow,
+    estimate_models,
     shrink,
     success_posterior,
     weight,
@@ -38,6 +42,45 @@ def test_success_posterior_caps_the_long_memory_and_drops_hours_before_a_change(
     # alpha = 1 + 2 + 4*0.8, beta = 1 + 2 + 4*0.2.
     p = success_posterior([hour(24, 10, 8), hour(0, 4, 2)], 24, memory=4, change_at=1)
     assert (p.alpha, p.beta) == pytest.approx((6.2, 3.8))
+
+
+def test_the_hours_after_a_change_fade_with_the_incident_half_life():
+    # Hour 2 (age 2 h) is after the change: weight 0.5 ** (2 / 2) = 0.5 with a 2 h half-life,
+    # so recent s = 0.5 * 2 = 1, f = 0.5 * 8 = 4; hour 1 and the rest of hour 2 go to the
+    # memory, which is 0 here. Without it the weight is 0.5 ** (2 / 24).
+    hours = [hour(10, 100, 95), hour(2, 10, 2)]
+    p = success_posterior(hours, 24, memory=0, change_at=1, after_change_half_life_hours=2)
+    assert (p.alpha, p.beta) == pytest.approx((2.0, 5.0))
+    w = 0.5 ** (2 / 24)
+    p = success_posterior(hours, 24, memory=0, change_at=1)
+    assert (p.alpha, p.beta) == pytest.approx((1 + 2 * w, 1 + 8 * w))
+
+
+def test_only_a_drop_in_success_uses_the_incident_half_life():
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+    def rows(before, after):
+        # 40 hours at ``before`` then 6 at ``after``, 100 requests an hour, ending 2 h ago.
+        out = []
+        for i in range(46):
+            start = now - timedelta(hours=48 - i)
+            s = before if i < 40 else after
+            out.append(HourRow(start, "m", "", 100, s, 100.0, 1.0, start))
+        return out
+
+    plain = EstimatorSettings(memory=0)
+    fast = EstimatorSettings(memory=0, incident_half_life_hours=1)
+    drop = rows(95, 30)
+    assert estimate_models(drop, None, now, plain)["m"].change_at is not None
+    # After a drop the incident's hours fade: far fewer pseudo-requests remain.
+    assert (
+        estimate_models(drop, None, now, fast)["m"].posterior.strength
+        < estimate_models(drop, None, now, plain)["m"].posterior.strength / 5
+    )
+    rise = rows(30, 95)
+    assert estimate_models(rise, None, now, fast)["m"].posterior == (
+        estimate_models(rise, None, now, plain)["m"].posterior
+    )
 
 
 def test_success_posterior_of_a_task_is_shrunk_toward_its_models_rate():
