@@ -41,8 +41,12 @@ GRIDS = {
         "AUREA_COOLDOWN_SECONDS": [300, 1800],
         "AUREA_COOLDOWN_LOOKBACK_SECONDS": [60],
     },
-    # with --policy aurea-optimize: the weekly optimize's floor and step
+    # with --policy aurea-weighted-optimize: the weekly optimize's floor and step
     "optimize": {"AUREA_MIN_WEIGHT": [0.05, 0.1, 0.2], "AUREA_MAX_WEIGHT_STEP": [1.0, 0.1]},
+    # the utility mode's estimators (docs/decisions.md, "Estimates with uncertainty")
+    "half_life": {"AUREA_SUCCESS_HALF_LIFE_HOURS": [12, 16, 24, 48]},
+    "incident": {"AUREA_INCIDENT_HALF_LIFE_HOURS": [2, 4, 8, 24]},
+    "memory": {"AUREA_MEMORY": [0, 25, 50, 100]},
 }
 
 
