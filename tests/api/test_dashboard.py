@@ -108,9 +108,9 @@ def test_the_window_parameter_scopes_the_page_like_metrics(client, clock, record
     assert not re.search(r'data-model="gpt-4"[^>]*class="[^"]*nodata', week)
 
 
-def test_an_unknown_window_is_refused_like_metrics(client):
+def test_an_unknown_window_is_refused_with_a_400(client):
     response = client.get("/dashboard?window=1y")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "window" in response.get_json()["errors"]["query"]
 
 
