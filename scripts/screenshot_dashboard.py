@@ -129,10 +129,12 @@ def seed_demo_data(
                     "timestamp": (at - ago).isoformat(),
                 }
             )
+    # Six failures on one task now; two successes on another, so that it is not cooling
+    # down on every task it served lately (that would be a cooldown everywhere).
+    now_calls = [(COOLING_TASK, False)] * 6 + [(DEMO_TASKS[0], True)] * 2
     records += [
-        {"model": COOLING_MODEL, "latency": 2.5, "cost": 0.001, "success": False}
-        | {"task": COOLING_TASK}
-        for _ in range(6)
+        {"model": COOLING_MODEL, "latency": 2.5, "cost": 0.001, "success": ok, "task": task}
+        for task, ok in now_calls
     ]
     client.record_many(records)
     client.set_weights(0.5, 0.3, 0.2)
