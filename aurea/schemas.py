@@ -272,7 +272,26 @@ class ScopeArgsSchema(StrictSchema):
     )
 
 
+DASHBOARD_REFRESH_MIN, DASHBOARD_REFRESH_MAX = 5, 3600
+
+
 class DashboardArgsSchema(ScopeArgsSchema):
+    refresh = fields.Integer(
+        strict=False,
+        validate=validate.Range(min=DASHBOARD_REFRESH_MIN, max=DASHBOARD_REFRESH_MAX),
+        metadata={
+            "description": "Reload the page every this many seconds "
+            f"({DASHBOARD_REFRESH_MIN} to {DASHBOARD_REFRESH_MAX}); "
+            "without it the page never reloads itself.",
+            "example": 30,
+        },
+    )
+
+    @ma.pre_load
+    def _drop_empty_form_fields(self, data, **kwargs):
+        """The page's own form sends ``task=`` and ``refresh=`` empty when not chosen."""
+        return {k: v for k, v in data.items() if not (k in ("task", "refresh") and v == "")}
+
     token = fields.String(
         load_only=True,
         metadata={

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -99,26 +100,52 @@ DEMO_MODELS = {
 }
 
 
-def seed_demo_data(client: AureaClient, per_model: int = 60, seed: int = 7) -> None:
-    """Record demo traffic for the seed models and make a few weight changes."""
+DEMO_TASKS = ("chat", "code", "summarize")
+COOLING_MODEL, COOLING_TASK = "llama-2-70b", "code"  # fails on "code" right now: cools down
+DISABLED_MODEL = "claude-3-opus"
+
+
+def seed_demo_data(
+    client: AureaClient, per_model: int = 60, seed: int = 7, hours: int = 24, selects: int = 12
+) -> None:
+    """Record demo traffic for the seed models over the last ``hours`` hours (on three tasks),
+    trip a cooldown (COOLING_MODEL on COOLING_TASK), disable DISABLED_MODEL, make a few weight
+    changes and ``selects`` select calls."""
     rng = random.Random(seed)
+    at = datetime.now(UTC)
     records = []
     for model, (latency, cost, success) in DEMO_MODELS.items():
-        for _ in range(per_model):
+        for i in range(per_model):
+            # spread evenly over the hours (a little jitter), newest a minute ago
+            ago = timedelta(hours=hours) * (i + rng.random()) / per_model + timedelta(minutes=1)
+            trend = 1 + 0.5 * i / per_model  # slower and dearer toward the newest rows
             records.append(
                 {
                     "model": model,
-                    "latency": max(0.02, rng.lognormvariate(0, 0.35) * latency),
+                    "latency": max(0.02, rng.lognormvariate(0, 0.35) * latency * trend),
                     "cost": cost * rng.uniform(0.7, 1.3),
                     "success": rng.random() < success,
+                    "task": DEMO_TASKS[i % len(DEMO_TASKS)],
+                    "timestamp": (at - ago).isoformat(),
                 }
             )
+    # Six failures on one task now; two successes on another, so that it is not cooling
+    # down on every task it served lately (that would be a cooldown everywhere).
+    now_calls = [(COOLING_TASK, False)] * 6 + [(DEMO_TASKS[0], True)] * 2
+    records += [
+        {"model": COOLING_MODEL, "latency": 2.5, "cost": 0.001, "success": ok, "task": task}
+        for task, ok in now_calls
+    ]
     client.record_many(records)
     client.set_weights(0.5, 0.3, 0.2)
     client.optimize()
     client.set_weights(0.25, 0.5, 0.25)
     client.set_weights(0.3, 0.45, 0.25)
     client.optimize()
+    # The client has no call for the registry's PATCH (admin): its request helper does it.
+    client._request("PATCH", f"/router/models/{DISABLED_MODEL}", json={"enabled": False})
+    for i in range(selects):
+        client.select(window="24h", task=(None, *DEMO_TASKS)[i % (len(DEMO_TASKS) + 1)])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

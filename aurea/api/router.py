@@ -15,7 +15,7 @@ from aurea.cache import read_cache
 from aurea.observability.prometheus import observe_record, observe_selection
 from aurea.routing import Constraints
 from aurea.scoring import Weights
-from aurea.services import metrics, optimize, pricing, records, selection, weights
+from aurea.services import decisions, metrics, optimize, pricing, records, selection, weights
 from aurea.services.scope import Scope
 
 router_blp = Blueprint(
@@ -113,14 +113,20 @@ def reuse_answers(view):
         key = ("select-answer", request.query_string)
         hit = cache.get(key)
         if hit is not None:
-            body, model, reason = hit
+            body, model, reason, decision = hit
             observe_selection(model, reason)
+            decisions.remember_reused(decision)
             return current_app.response_class(body, mimetype="application/json")
         generation = cache.generation  # an answer computed across a write is not kept
         response = view(*args, **kwargs)
         chosen = g.get("aurea_selection")
         if response.status_code == 200 and chosen and chosen.reusable_until is not None:
-            answer = (response.get_data(), chosen.selected_model, chosen.reason)
+            answer = (
+                response.get_data(),
+                chosen.selected_model,
+                chosen.reason,
+                g.aurea_decision,
+            )
             # no longer than the inputs it was computed from
             cache.put(key, answer, cache.read_since(generation), expires=chosen.reusable_until)
         return response
@@ -144,6 +150,8 @@ def select(args: dict):
     )
     g.aurea_selection = chosen  # for reuse_answers
     observe_selection(chosen.selected_model, chosen.reason)
+    g.aurea_decision = decisions.decision_of(chosen)
+    decisions.remember(g.aurea_decision)  # the dashboard's recent decisions (per worker)
     if chosen.mode == "utility":
         ranking = [_utility_rank_entry(r, chosen) for r in chosen.utility_ranking]
     else:

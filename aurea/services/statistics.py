@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from aurea.domain.estimators import HourRow
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly
 from aurea.scoring import ModelStats
+from aurea.trends import HourBin
 
 
 @dataclass(frozen=True)
@@ -88,4 +89,16 @@ def load_hourly_rows(session: Session, since: datetime | None) -> list[HourRow]:
     return [
         HourRow(start, model, task, int(n), int(ok), float(lat), float(cost), last)
         for start, model, task, n, ok, lat, cost, last in session.execute(query)
+    ]
+
+
+def load_hourly_bins(
+    session: Session, since: datetime | None, task: str | None = None
+) -> list[HourBin]:
+    """Every hourly latency histogram row from ``since`` (None: all), for one task or all."""
+    h = LatencyHistogramHourly
+    query = sa.select(h.bucket_start, h.model, h.task, h.bin, h.requests)
+    return [
+        HourBin(start, model, t, int(k), int(n))
+        for start, model, t, k, n in session.execute(_in_window(query, h, since, task))
     ]

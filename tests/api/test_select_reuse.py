@@ -92,3 +92,14 @@ def test_a_repeated_query_is_not_scored_again_until_this_worker_writes(cached_cl
     client.post("/router/record", json=RECORD)
     client.get("/router/select?models=gpt-4")
     assert len(calls) == 2
+
+
+def test_a_reused_answer_is_a_decision_of_its_own_on_the_dashboard(cached_client):
+    _app, client = cached_client
+    client.post("/router/record", json=RECORD)
+    client.get("/router/select?models=gpt-4")
+    client.get("/router/select?models=gpt-4")  # from the cache
+    page = client.get("/dashboard").get_data(as_text=True)
+    table = page.split('<table class="decisions">')[1].split("</table>")[0]
+    assert table.count('data-decision-model="gpt-4"') == 2
+    assert table.count(">reused</span>") == 1

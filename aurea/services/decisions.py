@@ -1,0 +1,95 @@
+"""The last RECENT_DECISIONS answers of GET /router/select, kept in memory for the dashboard.
+
+Per worker process: each gunicorn worker keeps its own bounded deque (nothing is written to
+the database, nothing is shared), so the dashboard shows the decisions of the worker that
+serves it, and a restart forgets them. Appending costs a lock and a deque append.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+
+from aurea.clock import now
+
+RECENT_DECISIONS = 200
+EXTENSION = "aurea_decisions"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One select answer and why: its reason, and the candidates left out and why."""
+
+    at: datetime
+    selected_model: str
+    reason: str
+    mode: str
+    window: str
+    task: str | None
+    score: float | None
+    explored: bool
+    candidates: int
+    excluded: tuple[tuple[str, str], ...]  # (model, excluded_by)
+    reused: bool = False  # served from this worker's cache of finished answers
+
+
+class DecisionLog:
+    """A thread-safe bounded log, newest last."""
+
+    def __init__(self, size: int = RECENT_DECISIONS) -> None:
+        self._items: deque[Decision] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def append(self, decision: Decision) -> None:
+        with self._lock:
+            self._items.append(decision)
+
+    def newest_first(self) -> list[Decision]:
+        with self._lock:
+            return list(reversed(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def decision_log() -> DecisionLog:
+    """This application's log in this process."""
+    return current_app.extensions.setdefault(EXTENSION, DecisionLog())
+
+
+def decision_of(chosen) -> Decision:
+    """The Decision of a Selection (aurea.services.selection)."""
+    if chosen.utility_ranking:
+        ranked = [(r.estimate.model, r.estimate.excluded_by) for r in chosen.utility_ranking]
+    else:
+        ranked = [(e.candidate.model, e.excluded_by) for e in chosen.ranking]
+    return Decision(
+        at=now(),
+        selected_model=chosen.selected_model,
+        reason=chosen.reason,
+        mode=chosen.mode,
+        window=chosen.window,
+        task=chosen.task,
+        score=chosen.score,
+        explored=chosen.explored,
+        candidates=len(ranked),
+        excluded=tuple((model, why) for model, why in ranked if why),
+    )
+
+
+def remember(decision: Decision) -> None:
+    decision_log().append(decision)
+
+
+def remember_reused(decision: Decision) -> None:
+    """A cached answer served again: logged as a decision of its own, at the time it is served."""
+    remember(dataclasses.replace(decision, at=now(), reused=True))
+
+
+def recent_decisions() -> list[Decision]:
+    return decision_log().newest_first()
