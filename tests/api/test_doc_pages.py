@@ -105,5 +105,7 @@ def test_every_command_is_in_the_cli_page():
     assert "aurea tokens create" in registered and "aurea simulate" in registered
     page = (ROOT / "docs" / "cli.md").read_text()
     spans = re.findall(r"`([^`\n]+)`", page)
-    missing = [c for c in registered if not any(re.match(re.escape(c) + r"(\s|$)", s) for s in spans)]
+    missing = [
+        c for c in registered if not any(re.match(re.escape(c) + r"(\s|$)", s) for s in spans)
+    ]
     assert missing == []

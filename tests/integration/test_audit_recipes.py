@@ -20,7 +20,9 @@ RECIPE = re.compile(r"```sql\n-- recipe: (?P<name>[\w-]+)\n(?P<sql>.*?)```", re.
 
 
 def recipes() -> dict[str, str]:
-    found = {m["name"]: m["sql"] for m in RECIPE.finditer((ROOT / "docs" / "sql-audit.md").read_text())}
+    found = {
+        m["name"]: m["sql"] for m in RECIPE.finditer((ROOT / "docs" / "sql-audit.md").read_text())
+    }
     assert found, "docs/sql-audit.md has no SQL recipes"
     return found
 
