@@ -1,4 +1,4 @@
-"""The README's SQL audit recipes run on both databases and answer what they promise."""
+"""The SQL audit recipes of docs/sql-audit.md run on both databases and answer what they promise."""
 
 import re
 from datetime import timedelta
@@ -20,8 +20,10 @@ RECIPE = re.compile(r"```sql\n-- recipe: (?P<name>[\w-]+)\n(?P<sql>.*?)```", re.
 
 
 def recipes() -> dict[str, str]:
-    found = {m["name"]: m["sql"] for m in RECIPE.finditer((ROOT / "README.md").read_text())}
-    assert found, "README has no SQL recipes"
+    found = {
+        m["name"]: m["sql"] for m in RECIPE.finditer((ROOT / "docs" / "sql-audit.md").read_text())
+    }
+    assert found, "docs/sql-audit.md has no SQL recipes"
     return found
 
 
@@ -45,7 +47,7 @@ def history(app):
         db.session.remove()
 
 
-def test_readme_lists_the_promised_recipes():
+def test_the_audit_page_lists_the_promised_recipes():
     assert set(recipes()) == {
         "weight-changes-in-period",
         "weights-in-force-at",
