@@ -96,39 +96,60 @@ def _objective(chosen) -> dict:
     return {"mode": chosen.mode, **chosen.objective.as_dict()}
 
 
+class ReusedAnswers:
+    """The finished JSON answers to one select query, one per outcome drawn so far.
+
+    A selection is a per-request draw from inputs that are cached: the answer's body depends
+    only on the query, those inputs and the outcome of the draw (the model and the reason),
+    so each request draws again and reuses the body rendered for its outcome.
+    """
+
+    def __init__(self, chosen) -> None:
+        self.redraw = chosen.redraw
+        self.source = chosen.source
+        self.bodies: dict[tuple[str, str], tuple[bytes, object]] = {}
+
+    def keep(self, chosen, body: bytes, decision) -> None:
+        self.bodies[(chosen.selected_model, chosen.reason)] = (body, decision)
+
+    def serve(self):
+        """This request's draw and its rendered answer, or None if not rendered yet."""
+        chosen = self.redraw()
+        found = self.bodies.get((chosen.selected_model, chosen.reason))
+        return None if found is None else (chosen, *found)
+
+
 def reuse_answers(view):
     """Serve a repeated select query from this worker's read cache, without re-parsing it.
 
-    Without exploration a selection depends only on the query and on what it reads, which
-    is itself reused for AUREA_CACHE_SECONDS: the finished JSON answer to the same query
-    string is reused as long (and dropped as soon as this worker writes). Only successful
-    answers are kept; a query string reaches the cache only after being parsed once.
+    What a selection reads is reused for AUREA_CACHE_SECONDS; so is, per query string, how to
+    draw from it and the JSON answers already rendered (see ReusedAnswers). They are dropped
+    with the inputs, and as soon as this worker writes. Only successful answers are kept; a
+    query string reaches the cache only after being parsed once. A draw whose outcome has
+    no rendered answer yet goes through the view (which draws again: the same distribution).
     """
 
     @functools.wraps(view)
     def answer(*args, **kwargs):
-        if selection.draws_per_request(current_app.config):
-            return view(*args, **kwargs)  # each request draws: nothing to reuse
         cache = read_cache()
         key = ("select-answer", request.query_string)
-        hit = cache.get(key)
-        if hit is not None:
-            body, model, reason, decision = hit
-            observe_selection(model, reason)
-            decisions.remember_reused(decision)
-            return current_app.response_class(body, mimetype="application/json")
+        reused = cache.get(key)
+        if reused is not None:
+            served = reused.serve()
+            if served is not None:
+                chosen, body, decision = served
+                observe_selection(chosen.selected_model, chosen.reason)
+                decisions.remember_reused(decision)
+                return current_app.response_class(body, mimetype="application/json")
         generation = cache.generation  # an answer computed across a write is not kept
         response = view(*args, **kwargs)
         chosen = g.get("aurea_selection")
         if response.status_code == 200 and chosen and chosen.reusable_until is not None:
-            answer = (
-                response.get_data(),
-                chosen.selected_model,
-                chosen.reason,
-                g.aurea_decision,
-            )
-            # no longer than the inputs it was computed from
-            cache.put(key, answer, cache.read_since(generation), expires=chosen.reusable_until)
+            if reused is None or reused.source is not chosen.source:
+                reused = ReusedAnswers(chosen)
+                # no longer than the inputs it was computed from
+                cache.put(key, reused, cache.read_since(generation), expires=chosen.reusable_until)
+            reused.keep(chosen, response.get_data(), g.aurea_decision)
         return response
 
     return answer

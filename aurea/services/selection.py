@@ -8,7 +8,9 @@ the seed's weighted min-max score (aurea.routing). Both skip models cooling down
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -76,6 +78,11 @@ class Selection:
     utility_ranking: list[utility.Ranked] = field(default_factory=list)
     estimates: dict[str, ModelEstimate] = field(default_factory=dict)
     p95: dict[str, float | None] = field(default_factory=dict)
+    # Draws another selection from the same cached inputs (see Selection.redrawn).
+    redraw: Callable[[], Selection] | None = field(default=None, compare=False, repr=False)
+    # The cached object the selection was drawn from: two selections with the same source
+    # differ only by their draw.
+    source: object = field(default=None, compare=False, repr=False)
 
     @property
     def parts(self) -> UtilityParts | None:
@@ -140,12 +147,6 @@ def candidates(
     return chosen
 
 
-def draws_per_request(config) -> bool:
-    """Whether selections are random draws (so a finished answer cannot be reused): always in
-    utility mode (a request may still ask for weighted mode), with exploration in weighted."""
-    return config["AUREA_OBJECTIVE"] == UTILITY or objectives.exploration_for(config, WEIGHTED) > 0
-
-
 def _rng() -> random.Random:
     return current_app.extensions.setdefault(
         "aurea_rng", random.Random(current_app.config["AUREA_RANDOM_SEED"])
@@ -173,7 +174,8 @@ def select_model(
     if mode == WEIGHTED:
         key = cache_key("select", scope)
         inputs = cache.get_or_compute(key, lambda: load_inputs(db.session, scope))
-        chosen = choose(scope, inputs, constraints, weights)
+        redraw = functools.partial(choose, scope, inputs, constraints, weights)
+        source = inputs
     else:
         objective = objectives.objective_for(config, scope.task, objective_overrides)
         inputs_key = cache_key("select-utility", scope)
@@ -183,9 +185,13 @@ def select_model(
         prepared = cache.get_or_compute(
             key, lambda: prepare_utility(scope, inputs, constraints, objective)
         )
-        chosen = choose_utility(scope, prepared)
-    # An answer built from these inputs may be reused only as long as they are kept.
-    return dataclasses.replace(chosen, reusable_until=cache.expires_at(key))
+        redraw = functools.partial(choose_utility, scope, prepared)
+        source = prepared
+    # An answer built from these inputs may be reused only as long as they are kept; a later
+    # request for the same query draws again with ``redraw`` (the draw is per request).
+    return dataclasses.replace(
+        redraw(), reusable_until=cache.expires_at(key), redraw=redraw, source=source
+    )
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,30 @@ def test_a_reused_answer_is_a_decision_of_its_own_on_the_dashboard(cached_client
     table = page.split('<table class="decisions">')[1].split("</table>")[0]
     assert table.count('data-decision-model="gpt-4"') == 2
     assert table.count(">reused</span>") == 1
+
+
+def test_in_utility_mode_each_request_draws_but_each_outcome_is_rendered_once(
+    database_url, monkeypatch
+):
+    app = make_app(
+        database_url, AUREA_OBJECTIVE="utility", AUREA_CACHE_SECONDS=60.0, AUREA_RANDOM_SEED=3
+    )
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        db.session.remove()
+    client = app.test_client()
+    for model in ("gpt-4", "llama-2-70b"):  # one success each: neither is known to be better
+        client.post("/router/record", json={**RECORD, "model": model})
+    calls = []
+    real = selection.select_model
+    monkeypatch.setattr(selection, "select_model", lambda *a, **k: calls.append(1) or real(*a, **k))
+    answers = [client.get("/router/select?models=gpt-4,llama-2-70b") for _ in range(60)]
+    outcomes = {(a.get_json()["selected_model"], a.get_json()["reason"]) for a in answers}
+    assert len({model for model, _ in outcomes}) == 2  # the draw is made per request
+    assert len(calls) == len(outcomes)  # parsed and scored once per outcome, then reused
+    for a in answers:  # a reused body is the one rendered for its own outcome
+        body = a.get_json()
+        assert body["expected_utility"]["expected_utility"] == pytest.approx(body["score"])
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
