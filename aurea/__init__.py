@@ -6,7 +6,6 @@ from flask import Flask
 from flask_smorest import Api
 
 from aurea.api import register_blueprints
-from aurea.api.record_lane import RecordLane
 from aurea.auth import log_open_mode
 from aurea.cache import init_cache
 from aurea.cli import aurea_cli
@@ -14,9 +13,7 @@ from aurea.database import SQLITE_SYNCHRONOUS, DatabaseBudget, engine_options, i
 from aurea.errors import register_error_handlers
 from aurea.extensions import db, migrate
 from aurea.observability import register_observability
-from aurea.services.group_commit import init_group_commit
 from aurea.services.objectives import check_objective_settings
-from aurea.services.write_relay import RELAY_SETTINGS
 from aurea.settings import INSTANCE_DIR, MIGRATIONS_DIR, Config
 from aurea.windows import parse_window
 
@@ -37,10 +34,9 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     register_error_handlers(app)
     app.cli.add_command(aurea_cli)
     log_open_mode(app)
-    # Outermost, the database budget of every request; inside it the record lane, which
-    # answers plain single records before Flask dispatches (aurea.api.record_lane).
+    # Outermost, the database budget of every request.
     app.wsgi_app = DatabaseBudget(  # type: ignore[method-assign]
-        RecordLane(app, app.wsgi_app), app.config["AUREA_DB_TIMEOUT"]
+        app.wsgi_app, app.config["AUREA_DB_TIMEOUT"]
     )
     return app
 
@@ -62,8 +58,6 @@ def check_settings(config) -> None:
         raise RuntimeError("AUREA_MAX_WEIGHT_STEP must be in (0, 1]")
     if config["AUREA_SQLITE_SYNCHRONOUS"] not in SQLITE_SYNCHRONOUS:
         raise RuntimeError("AUREA_SQLITE_SYNCHRONOUS must be FULL or NORMAL")
-    if config["AUREA_WRITE_RELAY"] not in RELAY_SETTINGS:
-        raise RuntimeError("AUREA_WRITE_RELAY must be auto, on or off")
     if config["AUREA_OTLP_MAX_BODY_BYTES"] < 1:
         raise RuntimeError("AUREA_OTLP_MAX_BODY_BYTES must be at least 1")
     if config["AUREA_DB_TIMEOUT"] <= 0:
@@ -77,6 +71,5 @@ def register_extensions(app: Flask) -> None:
     )
     db.init_app(app)
     init_cache(app)
-    init_group_commit(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     init_database(app)

@@ -122,6 +122,9 @@ class ReadCache:
 
 
 SNAPSHOT_KEY = "aurea_cache_generation"
+# Set in a session's info around a commit that must not clear the read cache (a roll-up of
+# records already committed: aurea.services.aggregates.roll_up).
+KEEP_READ_CACHE = "aurea_keep_read_cache"
 
 
 def _snapshot_generation() -> int | None:
@@ -153,7 +156,9 @@ def _note_snapshot(session, _transaction, _connection) -> None:
 
 
 @sa.event.listens_for(Session, "after_commit")
-def _clear_after_commit(_session) -> None:
+def _clear_after_commit(session) -> None:
     """Every commit is a write (reads never commit): drop this worker's cached answers."""
+    if session.info.get(KEEP_READ_CACHE):
+        return
     if has_app_context() and "aurea_read_cache" in current_app.extensions:
         read_cache().clear()

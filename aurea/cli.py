@@ -7,6 +7,7 @@ import getpass
 import math
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from marshmallow import ValidationError
 
 from aurea.clock import now
 from aurea.errors import AureaError
+from aurea.extensions import db
 from aurea.models import TOKEN_ROLES
 from aurea.schemas import ModelCreateSchema
 from aurea.scoring import Weights
@@ -22,6 +24,7 @@ from aurea.services import registry
 from aurea.services import tokens as token_service
 from aurea.services.aggregates import prune_raw_rows, rebuild_aggregates
 from aurea.services.optimize import OPTIMIZED, optimize_weights
+from aurea.services.partitions import DAYS_AHEAD, ensure_partitions, is_partitioned
 from aurea.services.scope import Scope
 from aurea.windows import WINDOWS, parse_age
 
@@ -104,11 +107,27 @@ def _age(_ctx, _param, value: str):
 @click.option("--older-than", required=True, callback=_age, help="Age such as 90d, 12h or 4w.")
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1))
 def prune_command(older_than, batch_size: int) -> None:
-    """Delete raw rows older than an age, in batches; the hourly aggregates stay."""
+    """Delete raw rows older than an age (PostgreSQL: whole day partitions, then batches);
+    the hourly aggregates stay."""
     report = prune_raw_rows(older_than, batch_size=batch_size)
     click.echo(
         f"deleted {report.deleted} raw rows recorded before {report.cutoff.isoformat()} "
-        f"in {report.batches} batches; aggregates kept"
+        f"in {report.batches} batches and {report.partitions} day partitions; aggregates kept"
+    )
+
+
+@aurea_cli.command("partitions")
+@click.option("--days-ahead", default=DAYS_AHEAD, show_default=True, type=click.IntRange(0))
+def partitions_command(days_ahead: int) -> None:
+    """Create request_metrics' day partitions up to some days ahead (PostgreSQL; run daily)."""
+    session = db.session()
+    if not is_partitioned(session):
+        click.echo("request_metrics is not partitioned here (SQLite): nothing to do")
+        return
+    today = now().date()
+    created = ensure_partitions(session, today, today + timedelta(days=days_ahead))
+    click.echo(
+        f"created {len(created)} partitions" + (f": {', '.join(created)}" if created else "")
     )
 
 

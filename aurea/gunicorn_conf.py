@@ -11,9 +11,9 @@ from pathlib import Path
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # gunicorn's own variable; Aurea defaults to 2 workers instead of gunicorn's 1.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads per worker. Records that arrive together in one worker share a commit (see
-# aurea/services/group_commit.py), so threads raise durable ingest well past one fsync per
-# request; GUNICORN_THREADS=1 gives gunicorn's sync workers.
+# Threads per worker: requests waiting for a commit's flush to disk leave the CPU to others
+# (PostgreSQL flushes the commits that wait together at once); GUNICORN_THREADS=1 gives
+# gunicorn's sync workers.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
@@ -143,20 +143,12 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    # The write relay: one process per host commits the records of all workers
-    # (aurea/services/write_relay.py; AUREA_WRITE_RELAY, on PostgreSQL by default).
-    from aurea.services.write_relay import start_write_relay
+    # PostgreSQL: the day partitions of request_metrics for the coming days (a no-op when
+    # they exist; aurea/services/partitions.py). Never fatal: rows of a day without a
+    # partition go to the default one.
+    from aurea.services.partitions import ensure_partitions_logged
 
-    # A worker shutting down (worker.alive is False) does not take the lead.
-    start_write_relay(worker.wsgi, alive=lambda: worker.alive)
-
-
-def worker_exit(server, worker):
-    from aurea.services.write_relay import stop_write_relay
-
-    app = getattr(worker, "wsgi", None)  # None: the worker failed to load the app
-    if app is not None:
-        stop_write_relay(app)
+    ensure_partitions_logged(worker.wsgi)
 
 
 def child_exit(server, worker):

@@ -68,28 +68,24 @@ class RegisteredModel(db.Model):
     output_usd_per_million_tokens: so.Mapped[float | None] = so.mapped_column(sa.Double())
 
 
-HAS_REQUEST_ID = sa.text("request_id IS NOT NULL")
-
-
 class RequestMetric(db.Model):
-    """One recorded LLM call: which model, how long it took, what it cost, whether it worked."""
+    """One recorded LLM call: which model, how long it took, what it cost, whether it worked.
+
+    Append-only: rows are inserted, never updated; the aggregates are rolled up from them
+    (aurea.services.aggregates). On PostgreSQL the table is partitioned by day on
+    ``created_at`` (migration 0008, aurea.services.partitions), and its primary key there
+    is (id, created_at); on SQLite ids are AUTOINCREMENT, so never reused after pruning.
+    """
 
     __tablename__ = "request_metrics"
     __table_args__ = (
         sa.CheckConstraint("latency >= 0", name="latency_non_negative"),
         sa.CheckConstraint("cost >= 0", name="cost_non_negative"),
         # Pruning and the audit recipes select by time; reads are served by the aggregates.
-        # Every index costs each record an insert: no other is kept (migration 0005).
+        # Every index costs each record an insert: no other is kept. Request ids are kept
+        # unique in request_ids (a unique index here would have to include created_at).
         sa.Index("ix_request_metrics_created_at", "created_at"),
-        # A unique index, not a constraint: SQLite adds it without copying the table. Only
-        # rows with a request id are indexed (most have none).
-        sa.Index(
-            "uq_request_metrics_request_id",
-            "request_id",
-            unique=True,
-            sqlite_where=HAS_REQUEST_ID,
-            postgresql_where=HAS_REQUEST_ID,
-        ),
+        {"sqlite_autoincrement": True},
     )
 
     id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
@@ -101,8 +97,34 @@ class RequestMetric(db.Model):
     success: so.Mapped[bool] = so.mapped_column(sa.Boolean())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now)
     task: so.Mapped[str | None] = so.mapped_column(sa.String(TASK_LENGTH))
-    # Client-chosen idempotency key: a repeat with the same id is counted once.
+    # Client-chosen idempotency key: a repeat with the same id is counted once (request_ids).
     request_id: so.Mapped[str | None] = so.mapped_column(sa.String(REQUEST_ID_LENGTH))
+
+
+class RequestId(db.Model):
+    """Every stored request_id, once: the idempotency keys, unique on both engines.
+
+    A record with a request id inserts it here first (ON CONFLICT DO NOTHING), and stores
+    its raw row only if that insert did: two copies racing on different workers or hosts
+    meet on this primary key, and one waits for the other's commit. Pruned with the raw
+    rows: a repeat older than the retention is a new record.
+    """
+
+    __tablename__ = "request_ids"
+    __table_args__ = (sa.Index("ix_request_ids_recorded_at", "recorded_at"),)
+
+    request_id: so.Mapped[str] = so.mapped_column(sa.String(REQUEST_ID_LENGTH), primary_key=True)
+    recorded_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+
+class RollupWatermark(db.Model):
+    """How far the aggregates have been rolled up: every raw row with id <= last_id is in
+    model_stats_hourly, latency_histogram_hourly and model_health_minutely."""
+
+    __tablename__ = "rollup_watermark"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    last_id: so.Mapped[int] = so.mapped_column(sa.BigInteger())
 
 
 class WeightHistory(db.Model):
@@ -136,7 +158,7 @@ class WeightHistory(db.Model):
 class ModelStatsHourly(db.Model):
     """Per model, task and UTC hour: the sums that scores are computed from.
 
-    Maintained by an atomic upsert in the same transaction as each raw insert;
+    Rolled up from request_metrics before every read (aurea.services.aggregates.roll_up);
     ``flask aurea rebuild-aggregates`` recomputes it from request_metrics.
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import unicodedata
 from datetime import UTC, timedelta
 
@@ -13,7 +14,6 @@ from webargs.fields import DelimitedList
 
 from aurea.clock import now
 from aurea.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
-from aurea.plain_records import is_plain_label, plain_batch
 from aurea.windows import WINDOWS
 
 
@@ -61,6 +61,15 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+
+
+# Names with no control characters (Cc) and no lone surrogates (Cs): the common case, checked
+# first; a refusal is then explained character by character.
+PLAIN_LABEL = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*")
+
+
+def is_plain_label(name: str) -> bool:
+    return PLAIN_LABEL.fullmatch(name) is not None and name == name.strip()
 
 
 def validate_label(name: str) -> None:
@@ -241,11 +250,6 @@ class RecordBatchSchema(StrictSchema):
         validate=validate.Length(min=1, max=MAX_BATCH),
         metadata={"description": "1 to 1,000 records, stored all or none."},
     )
-
-    def load(self, data, *args, **kwargs):
-        """Plain batches skip marshmallow's per-field work (see aurea.plain_records)."""
-        plain = plain_batch(data, MAX_BATCH, MAX_RECORDED_VALUE)
-        return plain if plain is not None else super().load(data, *args, **kwargs)
 
 
 class RecordResultSchema(ma.Schema):

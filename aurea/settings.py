@@ -97,14 +97,8 @@ class Config:
     AUREA_READY_TIMEOUT = _float_env("AUREA_READY_TIMEOUT", 2.0)
     # FULL: an acknowledged record survives a power loss (fsync per commit). NORMAL (in WAL
     # mode): it survives a crash of Aurea or of the host's processes, not of the host itself,
-    # and commits need no fsync. See README "Databases".
+    # and commits need no fsync. See docs/storage.md.
     AUREA_SQLITE_SYNCHRONOUS = os.environ.get("AUREA_SQLITE_SYNCHRONOUS", "FULL").upper()
-    # Under gunicorn, one process per host commits the single records of every worker
-    # together (aurea/services/write_relay.py): auto (on PostgreSQL only), on or off.
-    AUREA_WRITE_RELAY = os.environ.get("AUREA_WRITE_RELAY", "auto").lower()
-    # Where the relay's lock and Unix socket go (one pair per database): a folder of this user
-    # only, created with mode 0700 if missing. The socket's path must stay under 100 bytes.
-    AUREA_RELAY_DIR = os.environ.get("AUREA_RELAY_DIR") or str(INSTANCE_DIR / "relay")
     # Smallest weight optimize may give a criterion, so none is ever ignored.
     AUREA_MIN_WEIGHT = _float_env("AUREA_MIN_WEIGHT", 0.1)
     # Window of recent data that scores, metrics and optimize read: 1h, 24h, 7d, 30d or all.

@@ -195,24 +195,12 @@ def select(args: dict):
     }
 
 
-def record_one(body: dict) -> dict:
-    """Record one loaded request body; the answer the endpoint sends."""
-    status = records.record_request(**body)
-    if status == records.RECORDED:
-        observe_record(body["model"], body["success"])  # only once committed
-    return {"status": status, "model": body["model"]}
-
-
 @router_blp.route("/record", methods=["POST"])
 @requires(RECORD)
 @router_blp.arguments(schemas.RecordRequestSchema())
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
-    """Record the outcome of one model request, its cost given or from its token counts.
-
-    Plain bodies are answered before this view, by the record lane (aurea.api.record_lane);
-    bodies with token counts are not plain.
-    """
+    """Record the outcome of one model request, its cost given or from its token counts."""
     (priced,) = pricing.with_costs([body], batch=False)
     return record_one(priced)
 

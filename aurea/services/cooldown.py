@@ -1,7 +1,8 @@
 """Cooldown: skip a model for a task while its recent failures on that task trip the rule.
 
-Every record adds to a per-minute count of requests and failures per model and task (the
-empty task for records without one). Cooldowns are not written anywhere: a read derives them
+The roll-up (aurea.services.aggregates.roll_up) adds every new raw row to a per-minute count
+of requests and failures per model and task (the empty task for records without one), before
+any read of them. Cooldowns are not written anywhere: a read derives them
 from the counts of the last AUREA_COOLDOWN_SECONDS and lookback (aurea.domain.cooldown), so a
 record only adds counts, and a model failing on one task keeps serving the others unless it
 is cooling down on every task it served.
@@ -10,32 +11,22 @@ is cooling down on every task it served.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aurea.domain.cooldown import CooldownRule, MinuteCounts, ModelCooldown, model_cooldowns
+from aurea.database import upsert_insert
 from aurea.models import NO_TASK, ModelHealthMinutely
-from aurea.services.driver_sql import DriverCursor
-
-HEALTH_UPSERT = """
-    INSERT INTO model_health_minutely (bucket_start, model, task, requests, failures)
-    VALUES {values}
-    ON CONFLICT (bucket_start, model, task) DO UPDATE SET
-        requests = model_health_minutely.requests + excluded.requests,
-        failures = model_health_minutely.failures + excluded.failures
-"""
 
 
 def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def add_health(
-    cursor: DriverCursor, outcomes: list[tuple[str, str | None, bool, datetime]]
-) -> None:
+def add_health(session: Session, outcomes: Iterable[tuple[str, str | None, bool, datetime]]) -> None:
     """Count (model, task, success, at) outcomes in the minute of each ``at`` (the caller
     commits)."""
     requests, failures = Counter(), Counter()
@@ -46,13 +37,23 @@ def add_health(
         key = (minute, model, task or NO_TASK)
         requests[key] += 1
         failures[key] += not success
-    cursor.insert_rows(
-        HEALTH_UPSERT,
-        [
-            (cursor.timestamp(minute), m, t, n, failures[(minute, m, t)])
-            for (minute, m, t), n in sorted(requests.items())
-        ],
+    if not requests:
+        return
+    h = ModelHealthMinutely
+    statement = upsert_insert(session)(h)
+    statement = statement.on_conflict_do_update(
+        index_elements=[h.bucket_start, h.model, h.task],
+        set_={
+            "requests": h.requests + statement.excluded.requests,
+            "failures": h.failures + statement.excluded.failures,
+        },
     )
+    rows = [
+        {"bucket_start": minute, "model": m, "task": t, "requests": n, "failures": failures[key]}
+        for key, n in sorted(requests.items())
+        for minute, m, t in [key]
+    ]
+    session.execute(statement, rows)
 
 
 def rule_from_config(config: Mapping) -> CooldownRule:

@@ -14,6 +14,7 @@ from aurea.extensions import db
 from aurea.histogram import percentile
 from aurea.scoring import Weights, score_models
 from aurea.services import objectives
+from aurea.services.aggregates import roll_up
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows
@@ -70,6 +71,7 @@ def metrics_summary(scope: Scope) -> dict[str, dict[str, Any]]:
 
 def _summary(scope: Scope) -> dict[str, dict[str, Any]]:
     session = db.session
+    roll_up(session)
     weights = weights_in_force(session).weights
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)
     summary = summarize(load_registry(session), scoped, weights, scope)

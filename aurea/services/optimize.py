@@ -10,6 +10,7 @@ from flask import current_app
 from aurea.database import write_session
 from aurea.extensions import db
 from aurea.scoring import Weights, limit_step, propose_weights
+from aurea.services.aggregates import roll_up
 from aurea.services.metrics import summarize
 from aurea.services.registry import load_registry
 from aurea.services.scope import Scope, load_scoped_stats
@@ -44,6 +45,7 @@ def optimize_weights(
 ) -> OptimizeResult:
     """Propose weights from the window's data and, unless ``dry_run``, append them."""
     floor = current_app.config["AUREA_MIN_WEIGHT"]
+    roll_up(db.session)
     session = db.session() if dry_run else write_session()
     previous = weights_in_force(session)
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)

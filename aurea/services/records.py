@@ -1,50 +1,27 @@
-"""Recording the outcome of LLM calls, one at a time or in batches, idempotently."""
+"""Recording the outcome of LLM calls, one at a time or in batches, idempotently.
+
+One transaction per request, through the ordinary session: register unknown models, keep
+the new request ids, insert the raw rows, commit. Nothing else is written: the aggregates
+are rolled up from the raw rows when they are read (aurea.services.aggregates), so
+concurrent writers never wait for each other on a shared row. Acknowledged means committed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import Session
 
-from aurea.cache import read_cache
 from aurea.clock import now
-from aurea.database import (
-    UnflushedCommit,
-    end_any_read_transaction,
-    time_left,
-    write_transaction,
-)
+from aurea.database import upsert_insert, write_session
 from aurea.errors import AureaError
-from aurea.extensions import db
-from aurea.services.aggregates import add_to_aggregates, sum_rows
-from aurea.services.cooldown import add_health
-from aurea.services.driver_sql import DriverCursor
-from aurea.services.group_commit import GroupWaitTimeout, Job, group_commit
-from aurea.services.write_relay import write_relay
-from aurea.write_metrics import observe_group
+from aurea.models import RegisteredModel, RequestId, RequestMetric
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
-
-RAW_COLUMNS = ("model", "task", "latency", "cost", "success", "created_at", "request_id")
-# Driver-level SQL (aurea.services.driver_sql), the same on PostgreSQL and SQLite.
-RAW_INSERT = f"INSERT INTO request_metrics ({', '.join(RAW_COLUMNS)}) VALUES {{values}}"
-REGISTER_MODEL = (
-    "INSERT INTO models (name, created_at) VALUES {values} ON CONFLICT (name) DO NOTHING"
-)
-# Rows whose request_id is already stored are skipped; the inserted ones' ids come back.
-# The conflict target names the partial unique index (rows with a request id).
-RAW_INSERT_NEW_REQUEST_IDS = (
-    f"{RAW_INSERT} ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING"
-    " RETURNING request_id"
-)
-# Batches without request ids this large go to PostgreSQL through COPY (much cheaper per row).
-COPY_FROM = 20
-COPY_COLUMNS = RAW_COLUMNS[:-1]
-COPY_RAW = f"COPY request_metrics ({', '.join(COPY_COLUMNS)}) FROM STDIN"
 
 
 class UnknownModel(AureaError):
@@ -70,22 +47,12 @@ def registered_models() -> set[str]:
     return current_app.extensions.setdefault("aurea_registered_models", set())
 
 
-def register_models(cursor: DriverCursor, names: set[str]) -> None:
-    """Register models not registered yet (safe under concurrency), in name order."""
-    at = cursor.timestamp(now())
-    cursor.insert_rows(REGISTER_MODEL, [(n, at) for n in sorted(names)])
-
-
-def refuse_unregistered(cursor: DriverCursor, records: list[Record], batch: bool) -> None:
-    names = sorted({r.model for r in records})
-    placeholders = ", ".join(["%s"] * len(names))
-    known = {
-        name
-        for (name,) in cursor.query(
-            f"SELECT name FROM models WHERE name IN ({placeholders})", tuple(names)
-        )
-    }
-    unknown = set(names) - known
+def refuse_unregistered(session: Session, records: list[Record], batch: bool) -> None:
+    names = {r.model for r in records}
+    known = set(
+        session.scalars(sa.select(RegisteredModel.name).where(RegisteredModel.name.in_(names)))
+    )
+    unknown = names - known
     if not unknown:
         return
     message = "Unknown model (AUREA_STRICT_MODELS is on: register it with POST /router/models)."
@@ -100,104 +67,52 @@ def refuse_unregistered(cursor: DriverCursor, records: list[Record], batch: bool
     raise UnknownModel(f"Unregistered model(s): {', '.join(sorted(unknown))}.", {"json": errors})
 
 
-def _insert_raw(cursor: DriverCursor, rows: list[tuple]) -> set[str | None]:
-    """Insert raw rows (RAW_COLUMNS tuples); return the request_ids actually inserted
-    (None: rows without one).
+def keep_new_request_ids(session: Session, request_ids: list[str], at: datetime) -> set[str]:
+    """Insert ``request_ids`` into request_ids; return those that were not stored before.
 
-    Rows whose request_id is already stored are skipped by ON CONFLICT DO NOTHING,
-    which also settles two copies racing on different workers: one insert wins.
+    ON CONFLICT DO NOTHING on the primary key: of two copies racing in two transactions,
+    the second waits for the first to commit (or roll back), then inserts nothing.
     """
-    if all(row[-1] is None for row in rows):
-        if cursor.on_postgresql and len(rows) >= COPY_FROM:
-            _copy_raw(cursor, rows)
-        else:
-            cursor.insert_rows(RAW_INSERT, rows)
-        return {None}
-    return {request_id for (request_id,) in cursor.insert_rows(RAW_INSERT_NEW_REQUEST_IDS, rows)}
+    if not request_ids:
+        return set()
+    statement = (
+        upsert_insert(session)(RequestId).on_conflict_do_nothing().returning(RequestId.request_id)
+    )
+    rows = [{"request_id": request_id, "recorded_at": at} for request_id in request_ids]
+    return set(session.execute(statement, rows).scalars())
 
 
-def _copy_raw(cursor: DriverCursor, rows: list[tuple]) -> None:
-    """PostgreSQL's COPY: one stream for many rows, instead of one INSERT per row."""
-    with cursor.raw.copy(COPY_RAW) as copy:
-        for row in rows:
-            copy.write_row(row[:-1])
+def insert_raw_rows(session: Session, rows: list[dict]) -> None:
+    """Append raw rows to request_metrics (one multi-row INSERT per thousand rows)."""
+    session.execute(sa.insert(RequestMetric), rows)
 
 
 def record_requests(records: list[Record], batch: bool = True) -> list[str]:
-    """Store records in one transaction and add them to the hourly aggregates.
+    """Store records in one transaction; all are stored or none.
 
     Returns each record's status: ``recorded``, or ``duplicate`` when its request_id
     was stored before (or earlier in the same batch); duplicates are counted once.
-    Unknown models are registered on the way. Only inserts and atomic upserts:
-    concurrent workers never overwrite each other's counts. Requests of the same worker
-    that write at the same time share one transaction and one commit (group commit);
-    this returns once the commit holding these records is done.
+    Unknown models are registered on the way (refused in strict mode). Returns once
+    the transaction is committed.
     """
-    end_any_read_transaction()  # reads made after this write must see it
-    relay = write_relay()
-    if relay is not None:
-        statuses = relay.forward(records, batch)
-        if statuses is not None:
-            read_cache().clear()  # committed by the leader: answers here must not predate it
-            return statuses
+    session = write_session()
     try:
-        return group_commit().submit(Job(records, batch), write_group, timeout=time_left())
-    except GroupWaitTimeout as error:  # answered like a database that did not answer in time
-        raise sa.exc.OperationalError("group commit", None, error) from error
-
-
-def write_group(take: Callable[[], list[Job]]) -> None:
-    """Store the records of every acceptable queued job in one transaction; finish each job.
-
-    The queue is taken once the transaction holds the database's write lock: requests
-    that arrive while this worker waits for it are written in the same commit.
-    """
-    strict = current_app.config["AUREA_STRICT_MODELS"]
-    engine = db.engine
-    registered = registered_models()
-    present: set[str] = set()
-    try:
-        with write_transaction(engine) as raw:
-            cursor = DriverCursor(raw, engine.dialect)
-            jobs = take()
-            accepted = []
-            for job in jobs:
-                if strict:
-                    try:
-                        refuse_unregistered(cursor, list(job.records), job.batch)
-                    except UnknownModel as refused:
-                        job.finish(error=refused)
-                        continue
-                accepted.append(job)
-            group = [r for job in accepted for r in job.records]
-            statuses, present = _store(cursor, group, strict, registered)
-    except UnflushedCommit:
-        _committed(present, registered)  # stored, though not acknowledged
+        statuses, present = _store(session, records, batch)
+        session.commit()  # also clears this worker's read cache (aurea.cache)
+    except BaseException:
+        session.rollback()
         raise
-    observe_group(len(group))
-    _committed(present, registered)
-    start = 0
-    for job in accepted:
-        job.finish(statuses[start : start + len(job.records)])
-        start += len(job.records)
-
-
-def _committed(present: set[str], registered: set[str]) -> None:
-    # This worker's cached answers must not predate its own writes.
-    read_cache().clear()
     # Registered for good (Aurea never deletes a model): later records skip the insert.
-    registered.update(present)
+    registered_models().update(present)
+    return statuses
 
 
-def _store(
-    cursor: DriverCursor, records: list[Record], strict: bool, registered: set[str]
-) -> tuple[list[str], set[str]]:
-    """Insert ``records`` in the cursor's write transaction.
-
-    Returns their statuses, and the models now known to be in ``models`` (those of the
-    records inserted or registered: a duplicate's model is not registered on its behalf);
-    ``registered``: the models this process knows to be registered (:func:`registered_models`).
-    """
+def _store(session: Session, records: list[Record], batch: bool) -> tuple[list[str], set[str]]:
+    """Write ``records`` in the session's transaction; return their statuses and the models
+    now known to be registered."""
+    strict = current_app.config["AUREA_STRICT_MODELS"]
+    if strict:
+        refuse_unregistered(session, records, batch)
     at = now()
     seen: set[str] = set()
     fresh: list[Record] = []
@@ -207,41 +122,36 @@ def _store(
                 continue
             seen.add(r.request_id)
         fresh.append(r)
-    if not fresh:
-        return [], set()
-    when = [at if r.at is None else r.at.astimezone(UTC) for r in fresh]
 
     if not strict:
-        unknown = {r.model for r in fresh} - registered
-        if unknown:
-            register_models(cursor, unknown)
-    timestamp = cursor.timestamp
-    stamp = timestamp(at)  # the moment of all but back-filled records: converted once
-    inserted = _insert_raw(
-        cursor,
-        [
-            (
-                r.model,
-                r.task,
-                r.latency,
-                r.cost,
-                r.success,
-                stamp if w is at else timestamp(w),
-                r.request_id,
+        unknown = sorted({r.model for r in fresh} - registered_models())
+        if unknown:  # in name order: concurrent registrations lock rows in the same order
+            session.execute(
+                upsert_insert(session)(RegisteredModel).on_conflict_do_nothing(
+                    index_elements=["name"]
+                ),
+                [{"name": name, "created_at": at} for name in unknown],
             )
-            for r, w in zip(fresh, when, strict=True)
-        ],
-    )
-    stored = [(r, w) for r, w in zip(fresh, when, strict=True) if r.request_id in inserted]
+    new_ids = keep_new_request_ids(session, sorted(seen), at)
+    stored = [r for r in fresh if r.request_id is None or r.request_id in new_ids]
     if stored:
-        add_to_aggregates(
-            cursor, sum_rows((r.model, r.task, r.latency, r.cost, r.success, w) for r, w in stored)
+        insert_raw_rows(
+            session,
+            [
+                {
+                    "model": r.model,
+                    "task": r.task,
+                    "latency": r.latency,
+                    "cost": r.cost,
+                    "success": r.success,
+                    "created_at": at if r.at is None else r.at.astimezone(UTC),
+                    "request_id": r.request_id,
+                }
+                for r in stored
+            ],
         )
-        add_health(cursor, [(r.model, r.task, r.success, w) for r, w in stored])
-
-    stored_ids = {id(r) for r, _ in stored}
-    statuses = [RECORDED if id(r) in stored_ids else DUPLICATE for r in records]
-    return statuses, {r.model for r in fresh}
+    kept = {id(r) for r in stored}
+    return [RECORDED if id(r) in kept else DUPLICATE for r in records], {r.model for r in fresh}
 
 
 def record_request(

@@ -17,6 +17,8 @@ from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.models import NO_TASK, RegisteredModel
 from aurea.services.cooldown import load_cooldowns, rule_from_config
+from aurea.models import RegisteredModel
+from aurea.services.aggregates import roll_up
 
 ACTIVE, COOLING_DOWN, DISABLED = "active", "cooling_down", "disabled"
 
@@ -87,6 +89,8 @@ def load_registry(session: Session) -> list[ModelInfo]:
 
 
 def list_models() -> list[ModelInfo]:
+    """The registry, with cooldowns judged on every committed record (rolled up first)."""
+    roll_up(db.session)
     return load_registry(db.session)
 
 

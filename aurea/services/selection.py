@@ -27,6 +27,7 @@ from aurea.extensions import db
 from aurea.histogram import percentile
 from aurea.scoring import Weights
 from aurea.services import objectives
+from aurea.services.aggregates import roll_up
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows, load_latency_bins
@@ -100,7 +101,8 @@ class Selection:
 
 
 def load_inputs(session, scope: Scope) -> SelectionInputs:
-    """Read what a weighted selection in ``scope`` needs, in the session's transaction."""
+    """Read what a selection in ``scope`` needs (rolled up first: aurea.services.aggregates)."""
+    roll_up(session)
     return SelectionInputs(
         registry=load_registry(session),
         scoped=load_scoped_stats(session, scope, with_latency_bins=True),

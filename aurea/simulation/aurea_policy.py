@@ -23,6 +23,7 @@ from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services import optimize, records, registry, selection
 from aurea.services.registry import ModelExists
+from aurea.services.aggregates import roll_up
 from aurea.services.scope import Scope
 from aurea.settings import MIGRATIONS_DIR, Config
 from aurea.simulation.policies import Policy
@@ -98,6 +99,7 @@ class AureaPolicy(Policy):
 
     def database_counts(self) -> dict[str, int]:
         """Raw rows and the requests the hourly aggregates count: they must agree."""
+        roll_up(db.session)
         raw = db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric))
         aggregated = db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests)))
         return {"raw_rows": int(raw), "aggregate_requests": int(aggregated or 0)}

@@ -88,40 +88,45 @@ def test_batch_request_ids_deduplicate_within_and_across_batches(app, client):
 def test_batch_is_all_or_none_when_the_database_refuses_a_row(app, client, monkeypatch):
     from aurea.services import records as records_service
 
-    original = records_service.add_to_aggregates
+    original = records_service.insert_raw_rows
 
-    def fail_after_raw_insert(session, buckets):
-        original(session, buckets)
+    def fail_after_raw_insert(session, rows):
+        original(session, rows)
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
 
-    monkeypatch.setattr(records_service, "add_to_aggregates", fail_after_raw_insert)
-    response = client.post("/router/records", json={"records": [item(i) for i in range(3)]})
+    monkeypatch.setattr(records_service, "insert_raw_rows", fail_after_raw_insert)
+    batch = {"records": [item(i, request_id=f"all-or-none-{i}") for i in range(3)]}
+    response = client.post("/router/records", json=batch)
     assert response.status_code == 503
     assert stored_counts(app) == (0, 0)
+    monkeypatch.undo()
+    # Their request ids were not kept either: the retry is recorded, not a duplicate.
+    assert client.post("/router/records", json=batch).get_json()["recorded"] == 3
+    assert stored_counts(app) == (3, 3)
 
 
 @pytest.mark.parametrize("path", ["/router/record", "/router/records"])
-def test_a_driver_error_mid_transaction_answers_503_and_stores_nothing(
-    app, client, monkeypatch, path
-):
-    from aurea.services import aggregates
-    from aurea.services.driver_sql import DriverCursor
-
+def test_a_driver_error_mid_transaction_answers_503_and_stores_nothing(app, client, path):
     with app.app_context():
-        dbapi = db.engine.dialect.loaded_dbapi
-    original = DriverCursor.insert_rows
+        engine = db.engine
+    dbapi = engine.dialect.loaded_dbapi
 
-    def disk_fails_at_the_histogram(self, statement, rows):
-        if statement == aggregates.HISTOGRAM_UPSERT:
+    def disk_fails_at_the_raw_insert(_cursor, statement, *_args):
+        # The driver itself raises, as from a full disk: SQLAlchemy translates it.
+        if statement.startswith("INSERT INTO request_metrics"):
             raise dbapi.OperationalError("disk I/O error")
-        original(self, statement, rows)
 
-    monkeypatch.setattr(DriverCursor, "insert_rows", disk_fails_at_the_histogram)
+    events = ("do_execute", "do_executemany")
+    for event in events:
+        sa.event.listen(engine, event, disk_fails_at_the_raw_insert)
     body = item(0) if path == "/router/record" else {"records": [item(i) for i in range(3)]}
-    response = client.post(path, json=body)
+    try:
+        response = client.post(path, json=body)
+    finally:
+        for event in events:
+            sa.event.remove(engine, event, disk_fails_at_the_raw_insert)
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert stored_counts(app) == (0, 0)
-    monkeypatch.undo()
     assert client.post(path, json=body).status_code == 200  # the pooled connection still works
     assert stored_counts(app)[0] in (1, 3)

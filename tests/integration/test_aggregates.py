@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from aurea.clock import floor_to_hour
 from aurea.extensions import db
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly, RequestMetric
-from aurea.services.aggregates import rebuild_aggregates
+from aurea.services.aggregates import rebuild_aggregates, roll_up
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
@@ -20,6 +21,7 @@ TASKS = [None, "code", "summarize"]
 
 
 def aggregate_tables() -> tuple[dict, dict]:
+    roll_up(db.session)
     stats = {
         (r.bucket_start, r.model, r.task): (
             r.requests,
@@ -85,11 +87,11 @@ def test_rebuild_restores_aggregates_that_were_lost(ctx, clock):
 
 
 @pytest.mark.weighted_objective
-def test_reads_use_aggregates_only_and_never_scan_raw_rows(ctx, clock):
+def test_reads_with_nothing_to_roll_up_read_no_raw_row(ctx, clock):
     record_request("gpt-4", 0.8, 0.03, True)
     record_request("gpt-3.5-turbo", 0.3, 0.002, True, task="code")
     scope = Scope.from_request(task="code")
-    expected = (select_model(scope), metrics_summary(scope))
+    expected = (select_model(scope), metrics_summary(scope))  # rolls the two rows up
 
     statements = []
     sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
@@ -99,7 +101,24 @@ def test_reads_use_aggregates_only_and_never_scan_raw_rows(ctx, clock):
     statements.clear()
     assert (select_model(scope), metrics_summary(scope)) == expected
     optimize_weights(Scope.from_request(), dry_run=True)
-    assert statements and not any("request_metrics" in s for s in statements)
+    raw = [s for s in statements if "request_metrics" in s]
+    # Only the check against the watermark (the newest id handed out) names the raw rows.
+    assert raw and all("rollup_watermark" in s and "GROUP BY" not in s for s in raw)
+    assert not any("FROM request_metrics WHERE" in " ".join(s.split()) for s in statements)
+
+
+def test_a_read_rolls_up_only_the_rows_recorded_since_the_last_roll_up(ctx, clock):
+    record_request("gpt-4", 1.0, 0.01, True)
+    assert metrics_summary(Scope.from_request())["gpt-4"]["total_requests"] == 1
+    db.session.execute(sa.delete(RequestMetric))  # rolled up: no longer needed by reads
+    db.session.commit()
+    record_request("gpt-4", 3.0, 0.03, False)
+    summary = metrics_summary(Scope.from_request())["gpt-4"]
+    assert summary["total_requests"] == 2
+    assert summary["average_latency"] == pytest.approx(2.0)
+    assert summary["success_rate"] == pytest.approx(0.5)
+    assert roll_up(db.session) == 0  # nothing new: nothing added twice
+    assert aggregate_tables()[0][(floor_to_hour(clock.current), "gpt-4", "")][0] == 2
 
 
 def test_record_adds_to_the_hour_bucket_of_its_timestamp(ctx, clock):

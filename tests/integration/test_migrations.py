@@ -1,6 +1,6 @@
 """Alembic brings an empty database to head, and the models match the migrations."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -8,6 +8,7 @@ from flask_migrate import check, downgrade, upgrade
 
 from aurea.extensions import db
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly, UTCDateTime
+from aurea.services.partitions import day_partitions
 from config import MIGRATIONS_DIR
 
 DIRECTORY = str(MIGRATIONS_DIR)
@@ -129,19 +130,22 @@ def index_predicate(name: str) -> str | None:
         )
     else:
         sql = db.session.scalar(
-            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": name}
+            sa.text(
+                "SELECT indexdef FROM pg_indexes "
+                "WHERE indexname = :name AND schemaname = current_schema()"
+            ),
+            {"name": name},
         )
     _, where, predicate = sql.upper().partition(" WHERE ")
     return predicate.strip() or None if where else None
 
 
-def test_request_metrics_keep_only_the_indexes_queries_use(app):
+def test_request_metrics_keep_only_the_index_queries_use_and_request_ids_stay_unique(app):
     with app.app_context():
-        indexes = request_metrics_indexes()
-        assert set(indexes) == {"ix_request_metrics_created_at", "uq_request_metrics_request_id"}
-        assert indexes["uq_request_metrics_request_id"]["unique"]
-        # Records without a request id add no entry to the unique index.
-        assert "REQUEST_ID IS NOT NULL" in index_predicate("uq_request_metrics_request_id")
+        assert set(request_metrics_indexes()) == {"ix_request_metrics_created_at"}
+        assert sa.inspect(db.engine).get_pk_constraint("request_ids")["constrained_columns"] == [
+            "request_id"
+        ]
 
 
 def test_slimming_the_indexes_keeps_stored_request_ids_unique_and_downgrades(empty_app):
@@ -203,3 +207,50 @@ def test_token_prices_start_unset_on_existing_models_and_downgrade(empty_app):
         db.session.rollback()  # PostgreSQL: the read's lock would hold up ALTER TABLE
         upgrade(directory=DIRECTORY)
         assert PRICE_COLUMNS <= models_columns()
+def test_partitioning_moves_every_row_keeps_ids_and_request_ids_and_downgrades(empty_app):
+    insert = sa.text(
+        "INSERT INTO request_metrics (model, latency, cost, success, created_at, request_id) "
+        "VALUES ('gpt-4', 0.5, 0.01, :yes, :at, :request_id)"
+    ).bindparams(sa.bindparam("at", type_=UTCDateTime))
+    now = datetime.now(UTC)
+    moments = [now - timedelta(days=days) for days in (0, 1, 3, 200)]
+    with empty_app.app_context():
+        upgrade(directory=DIRECTORY, revision="0005")
+        for n, at in enumerate(moments):
+            db.session.execute(insert, {"yes": True, "at": at, "request_id": f"id-{n}"})
+        db.session.execute(insert, {"yes": True, "at": now, "request_id": None})
+        db.session.commit()
+        before = db.session.execute(
+            sa.text("SELECT id, created_at, request_id FROM request_metrics ORDER BY id")
+        ).all()
+        db.session.rollback()
+        upgrade(directory=DIRECTORY, revision="0008_partitions")
+
+        after = db.session.execute(
+            sa.text("SELECT id, created_at, request_id FROM request_metrics ORDER BY id")
+        ).all()
+        assert after == before
+        stored_ids = db.session.scalars(sa.text("SELECT request_id FROM request_ids")).all()
+        assert sorted(stored_ids) == [f"id-{n}" for n in range(4)]
+        assert db.session.scalar(sa.text("SELECT last_id FROM rollup_watermark")) == before[-1][0]
+        if db.engine.dialect.name == "postgresql":
+            days = {day for day in day_partitions(db.session)}
+            assert {m.date() for m in moments[:3]} <= days
+            assert moments[3].date() not in days  # older than 90 days: the default partition
+            in_default = db.session.scalar(sa.text("SELECT count(*) FROM request_metrics_default"))
+            assert in_default == 1
+        else:  # ids are never reused, even once the newest rows are pruned
+            table_sql = db.session.scalar(
+                sa.text("SELECT sql FROM sqlite_master WHERE name = 'request_metrics'")
+            )
+            assert "AUTOINCREMENT" in table_sql
+        db.session.execute(insert, {"yes": True, "at": now, "request_id": None})
+        newest = db.session.scalar(sa.text("SELECT max(id) FROM request_metrics"))
+        assert newest == before[-1][0] + 1  # the ids go on
+        db.session.commit()
+
+        downgrade(directory=DIRECTORY, revision="0005")
+        db.session.rollback()
+        assert db.session.scalar(sa.text("SELECT count(*) FROM request_metrics")) == 6
+        assert "request_ids" not in table_names()
+        assert "REQUEST_ID IS NOT NULL" in index_predicate("uq_request_metrics_request_id")

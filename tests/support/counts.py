@@ -6,11 +6,13 @@ import sqlalchemy as sa
 
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
+from aurea.services.aggregates import roll_up
 
 
 def stored_counts(app) -> tuple[int, int]:
-    """(raw rows, requests counted in the hourly aggregates)."""
+    """(raw rows, requests counted in the hourly aggregates, once rolled up)."""
     with app.app_context():
+        roll_up(db.session)
         raw = db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric))
         counted = db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests))) or 0
         db.session.remove()

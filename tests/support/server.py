@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,10 +44,7 @@ def gunicorn_process(
     every worker too.
     """
     port = free_port()
-    # The write relay's lock and socket (aurea/services/write_relay.py): not in instance/.
-    relay_dir = tempfile.mkdtemp(prefix="aurea-relay-")
     environment = {
-        "AUREA_RELAY_DIR": relay_dir,
         **os.environ,
         "AUREA_DATABASE_URL": database_url,
         "PORT": str(port),
@@ -79,7 +74,6 @@ def gunicorn_process(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
-        shutil.rmtree(relay_dir, ignore_errors=True)
 
 
 def wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
