@@ -128,33 +128,3 @@ def test_metrics_endpoint_is_documented_as_text(client):
     spec = client.get("/openapi.json").get_json()
     content = spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert "text/plain" in content
-
-
-def test_each_write_transaction_counts_its_records_commit_time_and_on_sqlite_its_lock(
-    app, client, record
-):
-    before = scrape(client)
-    record(unique_model(), 0.5, 0.01)
-    batch = [{"model": unique_model(), "latency": 0.2, "cost": 0.0, "success": True}] * 3
-    assert client.post("/router/records", json={"records": batch}).status_code == 200
-    after = scrape(client)
-
-    def grew(name: str) -> float:
-        return value(after, name) - value(before, name)
-
-    # Two transactions (the test client sends one request at a time): 1 and 3 records.
-    assert grew("aurea_write_group_records_count") == 2
-    assert grew("aurea_write_group_records_sum") == 4
-    in_bucket = "aurea_write_group_records_bucket"
-    for le, grown in (("1.0", 1), ("2.0", 1), ("3.0", 2)):  # cumulative buckets
-        assert value(after, in_bucket, le=le) - value(before, in_bucket, le=le) == grown
-    assert grew("aurea_write_commit_seconds_count") == 2
-    assert grew("aurea_write_commit_seconds_sum") > 0
-    on_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    assert grew("aurea_sqlite_writer_lock_wait_seconds_count") == (2 if on_sqlite else 0)
-    assert grew("aurea_sqlite_writer_lock_held_seconds_count") == (2 if on_sqlite else 0)
-    assert grew("aurea_sqlite_wal_flush_seconds_count") == (2 if on_sqlite else 0)
-    if on_sqlite:
-        assert grew("aurea_sqlite_writer_lock_held_seconds_sum") >= grew(
-            "aurea_write_commit_seconds_sum"
-        )

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from aurea.extensions import db
 from aurea.models import ModelHealthMinutely, ModelStatsHourly, RequestMetric
+from aurea.services.aggregates import roll_up
 
 
 def body(**changes) -> dict:
@@ -15,6 +16,7 @@ def body(**changes) -> dict:
 
 def stored(app):
     with app.app_context():
+        roll_up(db.session)
         raw = db.session.execute(sa.select(RequestMetric.created_at)).scalars().all()
         hours = db.session.execute(
             sa.select(ModelStatsHourly.bucket_start, ModelStatsHourly.requests).order_by(

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
+from aurea.services.aggregates import roll_up
 
 
 def raw_count(app) -> int:
@@ -15,6 +16,7 @@ def raw_count(app) -> int:
 
 def aggregated_requests(app) -> int:
     with app.app_context():
+        roll_up(db.session)
         return db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests)))
 
 

@@ -92,6 +92,8 @@ def test_every_acknowledged_record_survives_sigkill_of_all_workers(app, database
             timeout=10,
         )
         assert after.status_code == 200, after.text
+        # A read rolls every committed record up into the aggregates (checked below).
+        assert requests.get(f"{base}/router/select", timeout=10).status_code == 200
 
     engine = sa.create_engine(url)
     try:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
+from aurea.services.aggregates import roll_up
 from tests.support.server import gunicorn_server
 
 pytestmark = pytest.mark.slow
@@ -48,4 +49,5 @@ def test_racing_copies_of_a_request_id_are_recorded_exactly_once(app, database_u
     assert Counter(status for _, status in results)["duplicate"] == IDS * (COPIES - 1)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestMetric)) == IDS
+        roll_up(db.session)
         assert db.session.scalar(sa.select(sa.func.sum(ModelStatsHourly.requests))) == IDS

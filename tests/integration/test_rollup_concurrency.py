@@ -60,7 +60,9 @@ def test_concurrent_writers_and_roll_ups_count_every_record_exactly_once(app):
         stats = sorted(tuple(r) for r in db.session.execute(sa.select(ModelStatsHourly.__table__)))
         rebuild_aggregates()
         db.session.remove()
-        rebuilt = sorted(tuple(r) for r in db.session.execute(sa.select(ModelStatsHourly.__table__)))
+        rebuilt = sorted(
+            tuple(r) for r in db.session.execute(sa.select(ModelStatsHourly.__table__))
+        )
         db.session.remove()
     assert [r[:5] for r in rebuilt] == [r[:5] for r in stats]
 

@@ -25,7 +25,7 @@ def test_the_default_settings_are_accepted():
         ("AUREA_EXPLORATION", 1.5, "AUREA_EXPLORATION must be between 0 and 1"),
         ("AUREA_WINDOW", "fortnight", "window"),
         ("AUREA_MAX_WEIGHT_STEP", 0.0, "AUREA_MAX_WEIGHT_STEP must be in (0, 1]"),
-        ("AUREA_WRITE_RELAY", "sometimes", "AUREA_WRITE_RELAY must be auto, on or off"),
+        ("AUREA_SQLITE_SYNCHRONOUS", "OFF", "AUREA_SQLITE_SYNCHRONOUS must be FULL or NORMAL"),
     ],
 )
 def test_a_bad_setting_stops_the_app_from_starting(name, value, message):
