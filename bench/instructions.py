@@ -1,6 +1,6 @@
 """CPU instructions per request or per group commit, counted by valgrind (callgrind).
 
-    .venv/bin/python -m bench.instructions                 # a group commit of 2 records
+    .venv/bin/python -m bench.instructions                 # a write of 2 records
     .venv/bin/python -m bench.instructions --group 4
     .venv/bin/python -m bench.instructions --request /router/record
     .venv/bin/python -m bench.instructions --request /bench/hello
@@ -12,8 +12,8 @@ the waiting for locks, the GIL or the disk), in process, without gunicorn: a mea
 work a change adds or saves, not of speed. Each figure is the difference between a run
 of N and one of 0 (after the same warm-up), divided by N: start-up costs cancel out.
 
-``--group`` writes groups of records through ``record_requests`` (the group commit's write
-path, with its WAL flush); ``--request`` sends requests through the WSGI application as
+``--group`` writes groups of records through ``record_requests`` (one transaction each);
+``--request`` sends requests through the WSGI application as
 gunicorn would (plain single records cycling over five models, or a GET). Both run on a fresh
 SQLite file under bench/work. Needs ``valgrind`` (``apt-get install valgrind``).
 """
@@ -117,7 +117,7 @@ def instructions(kind: str, size: int | str, count: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--group", type=int, default=2, help="records per group commit")
+    what.add_argument("--group", type=int, default=2, help="records per transaction")
     what.add_argument("--request", metavar="PATH", help="/router/record, or a GET path")
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -131,7 +131,7 @@ def main() -> None:
     kind, size = ("request", args.request) if args.request else ("group", args.group)
     per_unit = (instructions(kind, size, args.count) - instructions(kind, size, 0)) / args.count
     records = "record" if size == 1 else "records"
-    unit = f"request to {size}" if kind == "request" else f"group commit of {size} {records}"
+    unit = f"request to {size}" if kind == "request" else f"transaction of {size} {records}"
     print(f"{per_unit:,.0f} instructions per {unit} (callgrind, {args.count} against 0)")
 
 

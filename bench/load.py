@@ -1,4 +1,7 @@
-"""Bulk-load synthetic request_metrics rows (and their aggregates) without going through HTTP."""
+"""Bulk-load synthetic request_metrics rows (and their aggregates) without going through HTTP.
+
+On PostgreSQL the days loaded get their partitions first; the aggregates are computed here
+and the roll-up watermark set past the loaded rows, as if a roll-up had added them."""
 
 from __future__ import annotations
 
@@ -6,16 +9,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly
-from aurea.services.aggregates import (
-    HISTOGRAM_COLUMNS,
-    STATS_COLUMNS,
-    as_dicts,
-    histogram_rows,
-    stats_rows,
-    sum_rows,
-)
+from aurea.services.aggregates import histogram_rows, stats_rows, sum_rows
+from aurea.services.partitions import ensure_partitions
 
 MODELS = {
     # model: (median latency s, cost USD, success rate)
@@ -50,6 +48,9 @@ def synthetic_rows(count: int, days: int = 90, seed: int = 1):
 def bulk_load(engine: sa.Engine, count: int, chunk: int = 50_000) -> None:
     """Insert ``count`` raw rows and the matching hourly aggregates."""
     rows = list(synthetic_rows(count))
+    if rows:
+        with Session(engine) as session:
+            ensure_partitions(session, min(r[5] for r in rows).date(), datetime.now(UTC).date())
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -79,8 +80,14 @@ def bulk_load(engine: sa.Engine, count: int, chunk: int = 50_000) -> None:
     buckets = sum_rows(rows)
     with engine.begin() as conn:
         for model, values in (
-            (ModelStatsHourly, as_dicts(STATS_COLUMNS, stats_rows(buckets))),
-            (LatencyHistogramHourly, as_dicts(HISTOGRAM_COLUMNS, histogram_rows(buckets))),
+            (ModelStatsHourly, stats_rows(buckets)),
+            (LatencyHistogramHourly, histogram_rows(buckets)),
         ):
             for start in range(0, len(values), 5000):
                 conn.execute(sa.insert(model.__table__), values[start : start + 5000])
+        conn.execute(
+            sa.text(
+                "UPDATE rollup_watermark SET last_id = "
+                "(SELECT COALESCE(MAX(id), 0) FROM request_metrics)"
+            )
+        )

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from bench.load import bulk_load
@@ -157,12 +156,9 @@ def peak_rss_mb(pids: list[int]) -> float:
     return max(peaks, default=0.0)
 
 
-def peak_rss(master: int) -> tuple[float, float]:
-    """Peak resident memory (MB) of the largest worker, and of the write relay's writer
-    (a worker's child; 0 when none runs)."""
-    workers = children(master)
-    writers = [pid for worker in workers for pid in children(worker)]
-    return peak_rss_mb(workers), peak_rss_mb(writers)
+def peak_rss(master: int) -> float:
+    """Peak resident memory (MB) of the largest worker."""
+    return peak_rss_mb(children(master))
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -225,37 +221,6 @@ def yardstick_summary(results: dict) -> dict:
     return {**median, "rows_per_s": None, "ratio": 1.0, "runs_rps": [r["rps"] for r in runs]}
 
 
-WRITE_METRICS = {
-    "records per commit": "aurea_write_group_records",
-    "COMMIT ms": "aurea_write_commit_seconds",
-    "writer lock wait ms": "aurea_sqlite_writer_lock_wait_seconds",
-    "writer lock held ms": "aurea_sqlite_writer_lock_held_seconds",
-    "WAL flush ms": "aurea_sqlite_wal_flush_seconds",
-}
-
-
-def write_totals(base_url: str) -> dict[str, tuple[float, float]]:
-    """(sum, count) of each write-path histogram, summed over the workers (and the writer)."""
-    text = requests.get(f"{base_url}/metrics", timeout=30).text
-    totals = {}
-    for family in text_string_to_metric_families(text):
-        if family.name in WRITE_METRICS.values():
-            found = {s.name: s.value for s in family.samples}
-            totals[family.name] = (found[f"{family.name}_sum"], found[f"{family.name}_count"])
-    return totals
-
-
-def write_means(before: dict, after: dict) -> dict[str, float | None]:
-    """Mean of each write-path histogram between two scrapes (ms for times)."""
-    means = {}
-    for label, name in WRITE_METRICS.items():
-        total = after.get(name, (0.0, 0.0))[0] - before.get(name, (0.0, 0.0))[0]
-        count = after.get(name, (0.0, 0.0))[1] - before.get(name, (0.0, 0.0))[1]
-        scale = 1.0 if name == "aurea_write_group_records" else 1000.0
-        means[label] = total / count * scale if count else None
-    return means
-
-
 def bench_one(kind: str, base: str, size: int, port: int) -> dict:
     url, drop = fresh_database(kind, base)
     try:
@@ -271,12 +236,8 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
             wrk(base_url + YARDSTICK, None, 1)  # warm-up
             results = {}
             for name, _method, path, script, rows in ENDPOINTS:
-                before = write_totals(base_url) if name == "record" else None
                 results[name] = measure(base_url, path, script, rows)
-                if before is not None:
-                    # What the write path did under single records, warm-up included.
-                    writes = write_means(before, write_totals(base_url))
-            peak, writer_peak = peak_rss(process.pid)
+            peak = peak_rss(process.pid)
         finally:
             stop(process)
     finally:
@@ -287,9 +248,7 @@ def bench_one(kind: str, base: str, size: int, port: int) -> dict:
         "rows": size,
         "load_seconds": load_seconds,
         "peak_worker_rss_mb": peak,
-        "peak_writer_rss_mb": writer_peak,
         "endpoints": results,
-        "record_writes": writes,
     }
 
 
@@ -309,29 +268,12 @@ def table(runs: list[dict]) -> str:
             )
     lines += [
         "",
-        "| database | rows | peak RSS per worker (MB) | write relay's writer (MB) "
-        "| bulk load (s) |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| database | rows | peak RSS per worker (MB) | bulk load (s) |",
+        "| --- | ---: | ---: | ---: |",
     ]
     for run in runs:
         peak, load = run["peak_worker_rss_mb"], run["load_seconds"]
-        writer = f"{run['peak_writer_rss_mb']:.1f}" if run["peak_writer_rss_mb"] else "none"
-        lines.append(
-            f"| {run['database']} | {run['rows']:,} | {peak:.1f} | {writer} | {load:.1f} |"
-        )
-    lines += [
-        "",
-        "Write path during the single-record runs (means, from `/metrics`):",
-        "",
-        "| database | rows | " + " | ".join(WRITE_METRICS) + " |",
-        "| --- | ---: | " + " | ".join("---:" for _ in WRITE_METRICS) + " |",
-    ]
-    for run in runs:
-        means = run["record_writes"]
-        cells = " | ".join(
-            "" if means[label] is None else f"{means[label]:.2f}" for label in WRITE_METRICS
-        )
-        lines.append(f"| {run['database']} | {run['rows']:,} | {cells} |")
+        lines.append(f"| {run['database']} | {run['rows']:,} | {peak:.1f} | {load:.1f} |")
     by = {(r["database"], r["rows"]): r for r in runs}
     lines += [
         "",

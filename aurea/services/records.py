@@ -20,6 +20,7 @@ from aurea.database import upsert_insert, write_session
 from aurea.errors import AureaError
 from aurea.models import RegisteredModel, RequestId, RequestMetric
 
+RAW_INSERT = sa.insert(RequestMetric.__table__)
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
 
@@ -83,8 +84,11 @@ def keep_new_request_ids(session: Session, request_ids: list[str], at: datetime)
 
 
 def insert_raw_rows(session: Session, rows: list[dict]) -> None:
-    """Append raw rows to request_metrics (one multi-row INSERT per thousand rows)."""
-    session.execute(sa.insert(RequestMetric), rows)
+    """Append raw rows to request_metrics (one multi-row INSERT per thousand rows).
+
+    A Core insert of the table: the ORM's bulk insert of the entity does the same, with more
+    work per statement (it was a fifth of a single record's CPU time, ``bench.spy``)."""
+    session.execute(RAW_INSERT, rows)
 
 
 def record_requests(records: list[Record], batch: bool = True) -> list[str]:
