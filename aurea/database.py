@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from aurea.extensions import db
 
@@ -184,7 +184,8 @@ def end_read_transaction(session: Session | None = None) -> Session:
     Before a write: on SQLite an open read transaction keeps its snapshot, so reads made
     after the write through it would not see the write.
     """
-    session = db.session() if session is None else session
+    if session is None or isinstance(session, scoped_session):
+        session = (session or db.session)()  # flask-sqlalchemy's db.session is a scoped_session
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("a write started with unflushed changes pending")

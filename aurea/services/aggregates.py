@@ -186,7 +186,7 @@ def roll_up(session: Session) -> int:
         session = session()  # flask-sqlalchemy's db.session
     if not pending(session):
         return 0
-    write_session(session)
+    session = write_session(session)
     try:
         added = _roll_up(session)
         # The read cache may keep its answers: the records added are committed already, and

@@ -82,7 +82,7 @@ def ensure_partitions(
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     if all(day in day_partitions(session) for day in days):
         return []
-    write_session(session)
+    session = write_session(session)
     session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     existing = day_partitions(session)  # again: another host may have created them meanwhile
     created = [_create_day(session, day) for day in days if day not in existing]
