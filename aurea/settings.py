@@ -19,7 +19,7 @@ INSTALLED = (PACKAGE_DIR / "migrations").is_dir()
 BASE_DIR = PACKAGE_DIR if INSTALLED else PACKAGE_DIR.parent
 MIGRATIONS_DIR = BASE_DIR / "migrations"
 SCENARIOS_DIR = BASE_DIR / "scenarios"
-# Where the default SQLite database and the write relay's socket go: the checkout's
+# Where the default SQLite database goes: the checkout's
 # instance/, or for an installed package Flask's own choice for one, <prefix>/var/aurea-instance.
 INSTANCE_DIR = Path(sys.prefix) / "var" / "aurea-instance" if INSTALLED else BASE_DIR / "instance"
 

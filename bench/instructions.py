@@ -1,4 +1,4 @@
-"""CPU instructions per request or per group commit, counted by valgrind (callgrind).
+"""CPU instructions per request or per transaction of N records, counted by valgrind (callgrind).
 
     .venv/bin/python -m bench.instructions                 # a write of 2 records
     .venv/bin/python -m bench.instructions --group 4

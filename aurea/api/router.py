@@ -202,7 +202,10 @@ def select(args: dict):
 def record(body: dict):
     """Record the outcome of one model request, its cost given or from its token counts."""
     (priced,) = pricing.with_costs([body], batch=False)
-    return record_one(priced)
+    status = records.record_request(**priced)
+    if status == records.RECORDED:
+        observe_record(priced["model"], priced["success"])  # only once committed
+    return {"status": status, "model": priced["model"]}
 
 
 @router_blp.route("/records", methods=["POST"])

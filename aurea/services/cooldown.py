@@ -17,8 +17,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.domain.cooldown import CooldownRule, MinuteCounts, ModelCooldown, model_cooldowns
 from aurea.database import upsert_insert
+from aurea.domain.cooldown import CooldownRule, MinuteCounts, ModelCooldown, model_cooldowns
 from aurea.models import NO_TASK, ModelHealthMinutely
 
 
@@ -26,7 +26,9 @@ def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def add_health(session: Session, outcomes: Iterable[tuple[str, str | None, bool, datetime]]) -> None:
+def add_health(
+    session: Session, outcomes: Iterable[tuple[str, str | None, bool, datetime]]
+) -> None:
     """Count (model, task, success, at) outcomes in the minute of each ``at`` (the caller
     commits)."""
     requests, failures = Counter(), Counter()

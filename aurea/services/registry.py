@@ -16,9 +16,8 @@ from aurea.domain.cooldown import ModelCooldown
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.models import NO_TASK, RegisteredModel
-from aurea.services.cooldown import load_cooldowns, rule_from_config
-from aurea.models import RegisteredModel
 from aurea.services.aggregates import roll_up
+from aurea.services.cooldown import load_cooldowns, rule_from_config
 
 ACTIVE, COOLING_DOWN, DISABLED = "active", "cooling_down", "disabled"
 

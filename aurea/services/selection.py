@@ -111,7 +111,9 @@ def load_inputs(session, scope: Scope) -> SelectionInputs:
 
 
 def load_utility_inputs(session, scope: Scope) -> UtilityInputs:
-    """Read what a utility selection in ``scope`` needs, in the session's transaction."""
+    """Read what a utility selection in ``scope`` needs (rolled up first:
+    aurea.services.aggregates)."""
+    roll_up(session)
     since = scope.window.start(now())
     bins = load_latency_bins(session, since)
     if scope.task is not None:

@@ -22,8 +22,8 @@ from aurea.clock import FrozenClock
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services import optimize, records, registry, selection
-from aurea.services.registry import ModelExists
 from aurea.services.aggregates import roll_up
+from aurea.services.registry import ModelExists
 from aurea.services.scope import Scope
 from aurea.settings import MIGRATIONS_DIR, Config
 from aurea.simulation.policies import Policy

@@ -18,7 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from aurea.services.tokens import create_token
 
@@ -61,6 +61,14 @@ def carries_timestamp_or_tokens(case) -> bool:
     )
 
 
+def invalid_only_in_its_query(case) -> bool:
+    # A query string carries text only: an "invalid" query often reaches the app as a valid
+    # one (`exclude=false` is a list of one name; a parameter with an empty name, an object
+    # or an empty list is not sent at all), and is rightly accepted. Such cases are still
+    # checked for a 5xx and for an answer as documented; bodies are checked for refusal too.
+    return case.method.upper() == "GET"
+
+
 def fuzz(operation, mode: GenerationMode, token: str) -> None:
     excluded = excluded_checks(operation)
     headers = {"Authorization": f"Bearer {token}"}
@@ -69,6 +77,8 @@ def fuzz(operation, mode: GenerationMode, token: str) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
         skip = [positive_data_acceptance] if carries_timestamp_or_tokens(case) else []
+        if invalid_only_in_its_query(case):
+            skip.append(negative_data_rejection)
         response = case.call_and_validate(headers=headers, excluded_checks=excluded + skip)
         assert response.status_code < 500, case.as_curl_command()
 

@@ -104,7 +104,7 @@ def test_aurea_simulate_finds_the_shipped_scenarios(installed, tmp_path):
 
 def test_aurea_serve_runs_gunicorn_on_port_and_names_the_address(installed, tmp_path):
     database = f"sqlite:///{tmp_path / 'aurea.db'}"
-    env = clean_env(AUREA_DATABASE_URL=database, AUREA_RELAY_DIR=str(tmp_path / "relay"))
+    env = clean_env(AUREA_DATABASE_URL=database)
     aurea(installed, "migrate", cwd=tmp_path, env=env)
     port = free_port()
     log_path = tmp_path / "serve.log"

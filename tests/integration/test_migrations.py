@@ -207,6 +207,8 @@ def test_token_prices_start_unset_on_existing_models_and_downgrade(empty_app):
         db.session.rollback()  # PostgreSQL: the read's lock would hold up ALTER TABLE
         upgrade(directory=DIRECTORY)
         assert PRICE_COLUMNS <= models_columns()
+
+
 def test_partitioning_moves_every_row_keeps_ids_and_request_ids_and_downgrades(empty_app):
     insert = sa.text(
         "INSERT INTO request_metrics (model, latency, cost, success, created_at, request_id) "
