@@ -1,5 +1,5 @@
 """Entry point for gunicorn (``wsgi:app``) and the flask CLI (``flask --app wsgi``)."""
 
-from aurea import create_app
+from aurea.cli import create_app_with_commands
 
-app = create_app()
+app = create_app_with_commands()

@@ -11,9 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+from flask import Flask
 from flask.cli import AppGroup, ScriptInfo
 from marshmallow import ValidationError
 
+from aurea.app import create_app
 from aurea.clock import now
 from aurea.errors import AureaError
 from aurea.extensions import db
@@ -26,19 +28,9 @@ from aurea.services.aggregates import prune_raw_rows, rebuild_aggregates
 from aurea.services.optimize import OPTIMIZED, optimize_weights
 from aurea.services.partitions import DAYS_AHEAD, ensure_partitions, is_partitioned
 from aurea.services.scope import Scope
+from aurea.settings import MIGRATIONS_DIR, Config
+from aurea.simulation.names import POLICIES
 from aurea.windows import WINDOWS, parse_age
-
-# The simulator's names; its modules are imported when `simulate` runs (they build apps).
-POLICIES = (
-    "oracle",
-    "aurea",
-    "aurea-unconfigured",
-    "aurea-weighted",
-    "aurea-weighted-optimize",
-    "seed",
-    "latency",
-    "random",
-)
 
 aurea_cli = AppGroup(
     "aurea",
@@ -364,8 +356,6 @@ def migrate_command(revision: str) -> None:
     """Bring the database to the current schema (flask db upgrade)."""
     from flask_migrate import upgrade
 
-    from aurea.settings import MIGRATIONS_DIR
-
     upgrade(directory=str(MIGRATIONS_DIR), revision=revision)
 
 
@@ -386,14 +376,19 @@ def serve_command(gunicorn_args: tuple[str, ...]) -> None:
     # workers would then count in single-process mode.
     config = str(Path(__file__).with_name("gunicorn_conf.py"))
     argv = [sys.executable, "-m", "gunicorn", "--config", config]
-    argv += [*gunicorn_args, "aurea:create_app()"]
+    argv += [*gunicorn_args, "aurea.app:create_app()"]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)
 
 
+def create_app_with_commands(config_class: type[Config] = Config) -> Flask:
+    """The application with the ``aurea`` command group on its ``flask`` CLI."""
+    app = create_app(config_class)
+    app.cli.add_command(aurea_cli)
+    return app
+
+
 def main() -> None:
     """The ``aurea`` console script: the ``flask aurea`` group, on the app create_app builds."""
-    from aurea import create_app
-
-    aurea_cli.main(prog_name="aurea", obj=ScriptInfo(create_app=create_app))
+    aurea_cli.main(prog_name="aurea", obj=ScriptInfo(create_app=create_app_with_commands))

@@ -1,7 +1,7 @@
 """Moved to the ``aurea-client`` package (clients/python): ``from aurea_client import AureaClient``.
 
 Kept so that ``from aurea.client import AureaClient`` goes on working; it re-exports the same
-objects. Importing it still loads the server (``aurea/__init__.py``); ``aurea_client`` does not.
+objects, and loads nothing of the server.
 """
 
 from aurea_client import BufferedReporter  # noqa: F401

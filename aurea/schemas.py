@@ -1,4 +1,7 @@
-"""Marshmallow schemas: what requests may carry in (load) and what responses carry out (dump)."""
+"""Marshmallow schemas: what requests may carry in (load) and what responses carry out (dump).
+Over 400 lines because every schema of the HTTP API is here, so the OpenAPI document, the
+validation and the field descriptions have one place; each class is one request or answer.
+"""
 
 from __future__ import annotations
 

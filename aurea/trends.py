@@ -1,4 +1,6 @@
-"""The dashboard's trend charts and model state chips, laid out on the server. Pure.
+"""The dashboard's trend charts and model state chips, laid out on the server. Pure. Over 400
+lines because bucketing, the four series, the axes' ticks and the colours of 12+ models are
+one layout that is read and tested together (tests/unit/test_trends.py).
 
 Hourly aggregate rows (as aurea.services.statistics reads them) in, per-model series out:
 requests, success rate, p95 latency and cost per hour, one point per bucket of whole hours.

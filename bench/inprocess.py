@@ -20,7 +20,7 @@ import uuid
 
 from flask_migrate import upgrade
 
-from aurea import create_app
+from aurea.app import create_app
 from aurea.extensions import db
 from bench.load import MODELS, bulk_load
 from bench.run import WORK, fresh_database

@@ -1,6 +1,6 @@
 """The production app plus the yardstick: a hello-world view served by the same gunicorn."""
 
-from aurea import create_app
+from aurea.app import create_app
 
 app = create_app()
 

@@ -25,7 +25,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
-from aurea import create_app
+from aurea.cli import create_app_with_commands
 from aurea.clock import FrozenClock
 from aurea.extensions import db
 from aurea.models import TOKEN_ROLES
@@ -90,7 +90,7 @@ def make_app(database_url: str, **settings):
         (TestingConfig,),
         {"SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url), **settings},
     )
-    return create_app(config)
+    return create_app_with_commands(config)
 
 
 @contextmanager

@@ -17,7 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from aurea import create_app, routing
+from aurea import routing
+from aurea.app import create_app
 from aurea.clock import FrozenClock
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from aurea.cli import POLICIES
 from aurea.simulation.aurea_policy import AureaPolicy
+from aurea.simulation.names import POLICIES
 from aurea.simulation.policies import LatencyPolicy, Outcome, Policy, RandomPolicy, SeedPolicy
 from aurea.simulation.scenario import Scenario
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from aurea import check_settings
+from aurea.app import check_settings
 from config import Config, normalize_database_url
 
 
