@@ -23,8 +23,9 @@ from aurea.windows import parse_window
 
 
 def create_app(config_class: type[Config] = Config) -> Flask:
-    """Build the application: config, extensions, observability, blueprints, errors, CLI."""
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
+    """Build the application: config, extensions, observability, blueprints, errors."""
+    # Named after the package (not aurea.app): the logger "aurea" and the package's templates.
+    app = Flask("aurea", instance_path=str(INSTANCE_DIR), static_folder=None)
     app.config.from_object(config_class)
     check_settings(app.config)
     app.json.sort_keys = False
