@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurea.scoring import CRITERIA, Weights
+from aurea.domain.scoring import CRITERIA, Weights
 
 WIDTH, HEIGHT = 960, 280
 LEFT, RIGHT, TOP, BOTTOM = 52, 48, 14, 44

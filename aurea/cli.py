@@ -17,11 +17,12 @@ from marshmallow import ValidationError
 
 from aurea.app import create_app
 from aurea.clock import now
+from aurea.domain.scoring import Weights
+from aurea.domain.windows import WINDOWS, parse_age
 from aurea.errors import AureaError
 from aurea.extensions import db
 from aurea.models import TOKEN_ROLES
 from aurea.schemas import ModelCreateSchema
-from aurea.scoring import Weights
 from aurea.services import registry
 from aurea.services import tokens as token_service
 from aurea.services.aggregates import prune_raw_rows, rebuild_aggregates
@@ -30,7 +31,6 @@ from aurea.services.partitions import DAYS_AHEAD, ensure_partitions, is_partitio
 from aurea.services.scope import Scope
 from aurea.settings import MIGRATIONS_DIR, Config
 from aurea.simulation.names import POLICIES
-from aurea.windows import WINDOWS, parse_age
 
 aurea_cli = AppGroup(
     "aurea",

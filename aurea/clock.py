@@ -26,11 +26,6 @@ def now() -> datetime:
     return utcnow()
 
 
-def floor_to_hour(moment: datetime) -> datetime:
-    """Return the start of the UTC hour containing ``moment``."""
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
 class FrozenClock:
     """A clock that stands still until moved: for tests and simulations."""
 

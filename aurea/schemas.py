@@ -16,8 +16,8 @@ from marshmallow import fields, validate
 from webargs.fields import DelimitedList
 
 from aurea.clock import now
+from aurea.domain.windows import WINDOWS
 from aurea.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
-from aurea.windows import WINDOWS
 
 
 class StrictFloat(fields.Float):

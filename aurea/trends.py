@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aurea.domain.estimators import HourRow
-from aurea.histogram import percentile
+from aurea.domain.histogram import percentile
 
 MAX_POINTS = 200
 BUCKET_STEPS = (1, 2, 3, 4, 6, 8, 12, 24)  # hours; beyond a day, whole days

@@ -23,14 +23,14 @@ from marshmallow import RAISE
 from aurea import schemas
 from aurea.auth import READ, requires
 from aurea.charts import SOURCE_LEGEND, weight_chart
+from aurea.domain.scoring import CRITERIA
+from aurea.domain.windows import WINDOWS
 from aurea.errors import error_body
 from aurea.models import NO_TASK
-from aurea.scoring import CRITERIA
 from aurea.services.dashboard import dashboard
 from aurea.services.decisions import RECENT_DECISIONS
 from aurea.services.scope import Scope
 from aurea.trends import NEW_MODEL_ROWS, trend_charts
-from aurea.windows import WINDOWS
 
 dashboard_blp = Blueprint("dashboard", __name__, description="Human-readable dashboard")
 

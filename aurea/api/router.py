@@ -12,9 +12,9 @@ from aurea import schemas
 from aurea.api.json_body import Blueprint
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
 from aurea.cache import read_cache
+from aurea.domain.routing import Constraints
+from aurea.domain.scoring import Weights
 from aurea.observability.prometheus import observe_record, observe_selection
-from aurea.routing import Constraints
-from aurea.scoring import Weights
 from aurea.services import decisions, metrics, optimize, pricing, records, selection, weights
 from aurea.services.scope import Scope
 

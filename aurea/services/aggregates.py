@@ -39,10 +39,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
 from aurea.cache import KEEP_READ_CACHE
-from aurea.clock import floor_to_hour, now
+from aurea.clock import now
 from aurea.database import upsert_insert, write_session
+from aurea.domain.histogram import bin_of
+from aurea.domain.windows import floor_to_hour
 from aurea.extensions import db
-from aurea.histogram import bin_of
 from aurea.models import (
     NO_TASK,
     LatencyHistogramHourly,

@@ -18,12 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aurea.charts import HistoryPoint
-from aurea.clock import floor_to_hour, now
+from aurea.clock import now
 from aurea.domain.estimators import HourRow
+from aurea.domain.histogram import percentile
+from aurea.domain.scoring import ModelScore, ModelStats, Weights, score_models, stats_for_task
+from aurea.domain.windows import floor_to_hour
 from aurea.extensions import db
-from aurea.histogram import percentile
 from aurea.models import NO_TASK, WeightHistory
-from aurea.scoring import ModelScore, ModelStats, Weights, score_models, stats_for_task
 from aurea.services.decisions import Decision, recent_decisions
 from aurea.services.metrics import summarize
 from aurea.services.registry import ModelInfo

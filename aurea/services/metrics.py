@@ -9,10 +9,10 @@ from flask import current_app
 from aurea.cache import read_cache
 from aurea.clock import now
 from aurea.domain.estimators import estimate_models
+from aurea.domain.histogram import percentile
 from aurea.domain.objective import UTILITY, utility_parts
+from aurea.domain.scoring import Weights, score_models
 from aurea.extensions import db
-from aurea.histogram import percentile
-from aurea.scoring import Weights, score_models
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
 from aurea.services.registry import ModelInfo, load_registry

@@ -8,8 +8,8 @@ from typing import Any
 from flask import current_app
 
 from aurea.database import write_session
+from aurea.domain.scoring import Weights, limit_step, propose_weights
 from aurea.extensions import db
-from aurea.scoring import Weights, limit_step, propose_weights
 from aurea.services.aggregates import roll_up
 from aurea.services.metrics import summarize
 from aurea.services.registry import load_registry

@@ -9,9 +9,9 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
-from aurea.scoring import ModelStats, stats_for_task
+from aurea.domain.scoring import ModelStats, stats_for_task
+from aurea.domain.windows import Window, parse_window
 from aurea.services.statistics import load_latency_bins, load_window_stats
-from aurea.windows import Window, parse_window
 
 
 @dataclass(frozen=True)

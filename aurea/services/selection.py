@@ -2,7 +2,7 @@
 
 Two objective modes (docs/decisions.md): ``utility`` ranks candidates by expected utility in
 USD from posterior estimates and samples among them (aurea.domain.decide); ``weighted`` is
-the seed's weighted min-max score (aurea.routing). Both skip models cooling down on the task.
+the seed's weighted min-max score (aurea.domain.routing). Both skip models cooling down on the task.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from http import HTTPStatus
 
 from flask import current_app
 
-from aurea import routing
 from aurea.cache import read_cache
 from aurea.clock import now
 from aurea.domain import decide as utility
+from aurea.domain import routing
 from aurea.domain.estimators import UNIFORM, HourRow, ModelEstimate, estimate_models
+from aurea.domain.histogram import percentile
 from aurea.domain.objective import UTILITY, WEIGHTED, Objective, UtilityParts
+from aurea.domain.scoring import Weights
 from aurea.errors import AureaError
 from aurea.extensions import db
-from aurea.histogram import percentile
-from aurea.scoring import Weights
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
 from aurea.services.registry import ModelInfo, load_registry

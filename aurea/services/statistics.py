@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aurea.domain.estimators import HourRow
+from aurea.domain.scoring import ModelStats
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly
-from aurea.scoring import ModelStats
 from aurea.trends import HourBin
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from aurea import routing
 from aurea.app import create_app
 from aurea.clock import FrozenClock
+from aurea.domain import routing
 from aurea.extensions import db
 from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services import optimize, records, registry, selection

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurea.scoring import DEFAULT_WEIGHTS, ModelStats, propose_weights, score_models
+from aurea.domain.scoring import DEFAULT_WEIGHTS, ModelStats, propose_weights, score_models
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ depends_on = None
 
 Timestamp = sa.DateTime(timezone=True)
 
-# The histogram bins as of this revision (aurea/histogram.py): frozen here so that
+# The histogram bins as of this revision (aurea/domain/histogram.py): frozen here so that
 # this migration always backfills the same way.
 BASE_SECONDS = 0.001
 LOG_RATIO = math.log(1.1)

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from aurea.histogram import ABSOLUTE_ERROR_BELOW_BASE, RELATIVE_ERROR, exact_percentile
+from aurea.domain.histogram import ABSOLUTE_ERROR_BELOW_BASE, RELATIVE_ERROR, exact_percentile
 
 # These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
 pytestmark = pytest.mark.weighted_objective

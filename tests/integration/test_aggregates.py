@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from aurea.clock import floor_to_hour
+from aurea.domain.windows import floor_to_hour
 from aurea.extensions import db
 from aurea.models import LatencyHistogramHourly, ModelStatsHourly, RequestMetric
 from aurea.services.aggregates import rebuild_aggregates, roll_up

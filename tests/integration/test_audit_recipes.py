@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from aurea.clock import utcnow
+from aurea.domain.scoring import Weights
 from aurea.extensions import db
 from aurea.models import UTCDateTime
-from aurea.scoring import Weights
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
 from aurea.services.scope import Scope

@@ -5,10 +5,10 @@ from datetime import UTC
 import pytest
 import sqlalchemy as sa
 
+from aurea.domain.scoring import Weights
 from aurea.errors import InvalidWeights
 from aurea.extensions import db
 from aurea.models import RegisteredModel, RequestMetric, WeightHistory
-from aurea.scoring import Weights
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request

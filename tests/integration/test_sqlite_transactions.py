@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
+from aurea.domain.scoring import Weights
 from aurea.extensions import db
-from aurea.scoring import Weights
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request

@@ -6,7 +6,7 @@ import marshmallow as ma
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from aurea.histogram import BIN_COUNT, bin_of
+from aurea.domain.histogram import BIN_COUNT, bin_of
 from aurea.schemas import LABEL_PATTERN, validate_label
 
 # Mostly the characters the rule is about: controls, Unicode spaces, and a few letters.

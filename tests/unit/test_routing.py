@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aurea import routing
-from aurea.routing import Candidate, Constraints, decide, rank
-from aurea.scoring import DEFAULT_WEIGHTS, ModelStats, Weights, limit_step
+from aurea.domain import routing
+from aurea.domain.routing import Candidate, Constraints, decide, rank
+from aurea.domain.scoring import DEFAULT_WEIGHTS, ModelStats, Weights, limit_step
 
 
 def cand(name, n=10, ok=10, latency=1.0, cost=0.01, p95=None, **kw):

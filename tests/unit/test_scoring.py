@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aurea.scoring import (
+from aurea.domain.scoring import (
     DEFAULT_WEIGHTS,
     ModelScore,
     ModelStats,

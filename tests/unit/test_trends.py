@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aurea.domain.estimators import HourRow
-from aurea.histogram import bin_of, representative
+from aurea.domain.histogram import bin_of, representative
 from aurea.services.decisions import Decision, DecisionLog
 from aurea.trends import (
     BOTTOM,

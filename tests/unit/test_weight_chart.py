@@ -12,7 +12,7 @@ from aurea.charts import (
     marker_path,
     weight_chart,
 )
-from aurea.scoring import DEFAULT_WEIGHTS, Weights
+from aurea.domain.scoring import DEFAULT_WEIGHTS, Weights
 
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from aurea.clock import floor_to_hour
+
+def floor_to_hour(moment: datetime) -> datetime:
+    """Return the start of the UTC hour containing ``moment``."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
 
 WINDOWS: dict[str, timedelta | None] = {
     "1h": timedelta(hours=1),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aurea.scoring import ModelStats, Weights, score_models
+from aurea.domain.scoring import ModelStats, Weights, score_models
 
 HIGHEST_SCORE = "highest_score"
 COLD_START = "cold_start"
