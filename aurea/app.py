@@ -12,14 +12,14 @@ from flask_smorest import Api
 
 from aurea.api import register_blueprints
 from aurea.auth import log_open_mode
-from aurea.cache import init_cache
-from aurea.database import SQLITE_SYNCHRONOUS, DatabaseBudget, engine_options, init_database
 from aurea.domain.windows import parse_window
 from aurea.errors import register_error_handlers
-from aurea.extensions import db, migrate
 from aurea.observability import register_observability
 from aurea.services.objectives import check_objective_settings
 from aurea.settings import INSTANCE_DIR, MIGRATIONS_DIR, Config
+from aurea.storage.cache import init_cache
+from aurea.storage.database import SQLITE_SYNCHRONOUS, DatabaseBudget, engine_options, init_database
+from aurea.storage.extensions import db, migrate
 
 
 def create_app(config_class: type[Config] = Config) -> Flask:

@@ -22,10 +22,10 @@ from http import HTTPStatus
 import sqlalchemy as sa
 from flask import g, request
 
-from aurea.cache import token_cache
 from aurea.errors import AureaError
-from aurea.extensions import db
-from aurea.models import ApiToken
+from aurea.storage.cache import token_cache
+from aurea.storage.extensions import db
+from aurea.storage.models import ApiToken
 
 log = logging.getLogger(__name__)
 

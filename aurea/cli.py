@@ -20,8 +20,6 @@ from aurea.clock import now
 from aurea.domain.scoring import Weights
 from aurea.domain.windows import WINDOWS, parse_age
 from aurea.errors import AureaError
-from aurea.extensions import db
-from aurea.models import TOKEN_ROLES
 from aurea.schemas import ModelCreateSchema
 from aurea.services import registry
 from aurea.services import tokens as token_service
@@ -31,6 +29,8 @@ from aurea.services.partitions import DAYS_AHEAD, ensure_partitions, is_partitio
 from aurea.services.scope import Scope
 from aurea.settings import MIGRATIONS_DIR, Config
 from aurea.simulation.names import POLICIES
+from aurea.storage.extensions import db
+from aurea.storage.models import TOKEN_ROLES
 
 aurea_cli = AppGroup(
     "aurea",

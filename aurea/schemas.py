@@ -17,7 +17,7 @@ from webargs.fields import DelimitedList
 
 from aurea.clock import now
 from aurea.domain.windows import WINDOWS
-from aurea.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
+from aurea.storage.models import MODEL_NAME_LENGTH, REQUEST_ID_LENGTH, TASK_LENGTH
 
 
 class StrictFloat(fields.Float):

@@ -21,7 +21,7 @@ import uuid
 from flask_migrate import upgrade
 
 from aurea.app import create_app
-from aurea.extensions import db
+from aurea.storage.extensions import db
 from bench.load import MODELS, bulk_load
 from bench.run import WORK, fresh_database
 from config import MIGRATIONS_DIR, Config, normalize_database_url

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.models import LatencyHistogramHourly, ModelStatsHourly
 from aurea.services.aggregates import histogram_rows, stats_rows, sum_rows
 from aurea.services.partitions import ensure_partitions
+from aurea.storage.models import LatencyHistogramHourly, ModelStatsHourly
 
 MODELS = {
     # model: (median latency s, cost USD, success rate)

@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 from bench.inprocess import BATCH, app_with_rows
 from bench.load import MODELS
 from bench.run import fresh_database

@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 
 from aurea.cli import create_app_with_commands
 from aurea.clock import FrozenClock
-from aurea.extensions import db
-from aurea.models import TOKEN_ROLES
 from aurea.services.tokens import create_token
+from aurea.storage.extensions import db
+from aurea.storage.models import TOKEN_ROLES
 from config import MIGRATIONS_DIR, TestingConfig, normalize_database_url
 from tests.support.server import gunicorn_server
 

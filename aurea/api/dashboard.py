@@ -26,10 +26,10 @@ from aurea.charts import SOURCE_LEGEND, weight_chart
 from aurea.domain.scoring import CRITERIA
 from aurea.domain.windows import WINDOWS
 from aurea.errors import error_body
-from aurea.models import NO_TASK
 from aurea.services.dashboard import dashboard
 from aurea.services.decisions import RECENT_DECISIONS
 from aurea.services.scope import Scope
+from aurea.storage.models import NO_TASK
 from aurea.trends import NEW_MODEL_ROWS, trend_charts
 
 dashboard_blp = Blueprint("dashboard", __name__, description="Human-readable dashboard")

@@ -11,12 +11,12 @@ from marshmallow import RAISE
 from aurea import schemas
 from aurea.api.json_body import Blueprint
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
-from aurea.cache import read_cache
 from aurea.domain.routing import Constraints
 from aurea.domain.scoring import Weights
 from aurea.observability.prometheus import observe_record, observe_selection
 from aurea.services import decisions, metrics, optimize, pricing, records, selection, weights
 from aurea.services.scope import Scope
+from aurea.storage.cache import read_cache
 
 router_blp = Blueprint(
     "router", __name__, url_prefix="/router", description="Model selection and metrics"

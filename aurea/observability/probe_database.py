@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 
 EXTENSION_KEY = "aurea_probe_engine"
 

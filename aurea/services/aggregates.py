@@ -38,13 +38,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
-from aurea.cache import KEEP_READ_CACHE
 from aurea.clock import now
-from aurea.database import upsert_insert, write_session
 from aurea.domain.histogram import bin_of
 from aurea.domain.windows import floor_to_hour
-from aurea.extensions import db
-from aurea.models import (
+from aurea.services import partitions
+from aurea.services.cooldown import add_health, prune_health
+from aurea.storage.cache import KEEP_READ_CACHE
+from aurea.storage.database import upsert_insert, write_session
+from aurea.storage.extensions import db
+from aurea.storage.models import (
     NO_TASK,
     LatencyHistogramHourly,
     ModelStatsHourly,
@@ -52,8 +54,6 @@ from aurea.models import (
     RequestMetric,
     RollupWatermark,
 )
-from aurea.services import partitions
-from aurea.services.cooldown import add_health, prune_health
 
 HEALTH_RETENTION = timedelta(days=1)
 INSERT_CHUNK = 1000
@@ -191,7 +191,7 @@ def roll_up(session: Session) -> int:
     try:
         added = _roll_up(session)
         # The read cache may keep its answers: the records added are committed already, and
-        # their own commits cleared it (aurea.cache).
+        # their own commits cleared it (aurea.storage.cache).
         session.info[KEEP_READ_CACHE] = True
         session.commit()
     except BaseException:

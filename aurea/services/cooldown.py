@@ -17,9 +17,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.database import upsert_insert
 from aurea.domain.cooldown import CooldownRule, MinuteCounts, ModelCooldown, model_cooldowns
-from aurea.models import NO_TASK, ModelHealthMinutely
+from aurea.storage.database import upsert_insert
+from aurea.storage.models import NO_TASK, ModelHealthMinutely
 
 
 def floor_to_minute(moment: datetime) -> datetime:

@@ -23,8 +23,6 @@ from aurea.domain.estimators import HourRow
 from aurea.domain.histogram import percentile
 from aurea.domain.scoring import ModelScore, ModelStats, Weights, score_models, stats_for_task
 from aurea.domain.windows import floor_to_hour
-from aurea.extensions import db
-from aurea.models import NO_TASK, WeightHistory
 from aurea.services.decisions import Decision, recent_decisions
 from aurea.services.metrics import summarize
 from aurea.services.registry import ModelInfo
@@ -38,6 +36,8 @@ from aurea.services.selection import (
 )
 from aurea.services.statistics import load_hourly_bins, load_hourly_rows
 from aurea.services.weights import WeightRecord
+from aurea.storage.extensions import db
+from aurea.storage.models import NO_TASK, WeightHistory
 from aurea.trends import Chip, HourBin, Style, Trends, build_trends, model_styles, state_chips
 
 HISTORY_LIMIT = 500  # newest weight_history rows drawn; older ones are counted, not drawn

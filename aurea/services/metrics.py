@@ -6,19 +6,19 @@ from typing import Any
 
 from flask import current_app
 
-from aurea.cache import read_cache
 from aurea.clock import now
 from aurea.domain.estimators import estimate_models
 from aurea.domain.histogram import percentile
 from aurea.domain.objective import UTILITY, utility_parts
 from aurea.domain.scoring import Weights, score_models
-from aurea.extensions import db
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows
 from aurea.services.weights import weights_in_force
+from aurea.storage.cache import read_cache
+from aurea.storage.extensions import db
 
 
 def summarize(
@@ -64,7 +64,7 @@ def summarize(
 def metrics_summary(scope: Scope) -> dict[str, dict[str, Any]]:
     """Return the metrics of every registered model in ``scope`` under the weights in force.
 
-    Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.cache).
+    Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.storage.cache).
     """
     return read_cache().get_or_compute(cache_key("metrics", scope), lambda: _summary(scope))
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from flask import current_app
 
-from aurea.database import write_session
 from aurea.domain.scoring import Weights, limit_step, propose_weights
-from aurea.extensions import db
 from aurea.services.aggregates import roll_up
 from aurea.services.metrics import summarize
 from aurea.services.registry import load_registry
 from aurea.services.scope import Scope, load_scoped_stats
 from aurea.services.weights import append_weights, weights_in_force
+from aurea.storage.database import write_session
+from aurea.storage.extensions import db
 
 OPTIMIZED = "optimized"
 UNCHANGED = "unchanged"

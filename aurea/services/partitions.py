@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
-from aurea.database import write_session
-from aurea.extensions import db
+from aurea.storage.database import write_session
+from aurea.storage.extensions import db
 
 log = logging.getLogger(__name__)
 

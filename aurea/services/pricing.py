@@ -18,8 +18,8 @@ from http import HTTPStatus
 import sqlalchemy as sa
 
 from aurea.errors import AureaError
-from aurea.extensions import db
-from aurea.models import RegisteredModel
+from aurea.storage.extensions import db
+from aurea.storage.models import RegisteredModel
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens")
 # The highest cost a record may carry, as schemas.MAX_RECORDED_VALUE (the aggregates' sums

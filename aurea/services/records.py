@@ -16,9 +16,9 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
-from aurea.database import upsert_insert, write_session
 from aurea.errors import AureaError
-from aurea.models import RegisteredModel, RequestId, RequestMetric
+from aurea.storage.database import upsert_insert, write_session
+from aurea.storage.models import RegisteredModel, RequestId, RequestMetric
 
 RAW_INSERT = sa.insert(RequestMetric.__table__)
 RECORDED = "recorded"
@@ -102,7 +102,7 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     session = write_session()
     try:
         statuses, present = _store(session, records, batch)
-        session.commit()  # also clears this worker's read cache (aurea.cache)
+        session.commit()  # also clears this worker's read cache (aurea.storage.cache)
     except BaseException:
         session.rollback()
         raise

@@ -11,13 +11,13 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
-from aurea.database import write_session
 from aurea.domain.cooldown import ModelCooldown
 from aurea.errors import AureaError
-from aurea.extensions import db
-from aurea.models import NO_TASK, RegisteredModel
 from aurea.services.aggregates import roll_up
 from aurea.services.cooldown import load_cooldowns, rule_from_config
+from aurea.storage.database import write_session
+from aurea.storage.extensions import db
+from aurea.storage.models import NO_TASK, RegisteredModel
 
 ACTIVE, COOLING_DOWN, DISABLED = "active", "cooling_down", "disabled"
 

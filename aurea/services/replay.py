@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from aurea.clock import now
-from aurea.extensions import db
-from aurea.models import RequestMetric
 from aurea.services.objectives import objective_for
 from aurea.simulation.replay import LoggedCall, PolicyEstimate, logged_estimate, replay
+from aurea.storage.extensions import db
+from aurea.storage.models import RequestMetric
 
 BASELINES = ("seed", "latency", "random")
 CHANGED = "aurea-changed"

@@ -16,7 +16,6 @@ from http import HTTPStatus
 
 from flask import current_app
 
-from aurea.cache import read_cache
 from aurea.clock import now
 from aurea.domain import decide as utility
 from aurea.domain import routing
@@ -25,13 +24,14 @@ from aurea.domain.histogram import percentile
 from aurea.domain.objective import UTILITY, WEIGHTED, Objective, UtilityParts
 from aurea.domain.scoring import Weights
 from aurea.errors import AureaError
-from aurea.extensions import db
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows, load_latency_bins
 from aurea.services.weights import WeightRecord, weights_in_force
+from aurea.storage.cache import read_cache
+from aurea.storage.extensions import db
 
 MAX_PRICE = "max_price"
 
@@ -169,7 +169,7 @@ def select_model(
     ``mode`` (default AUREA_OBJECTIVE): ``utility`` under the configured objective with
     ``objective_overrides``, or ``weighted`` with the weights in force or ``weights`` (which
     imply weighted mode). What it reads is reused for up to AUREA_CACHE_SECONDS (see
-    aurea.cache); the decision's random draws are made per request.
+    aurea.storage.cache); the decision's random draws are made per request.
     """
     config = current_app.config
     mode = WEIGHTED if weights is not None else objectives.mode_for(config, mode)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from aurea.domain.estimators import HourRow
 from aurea.domain.scoring import ModelStats
-from aurea.models import LatencyHistogramHourly, ModelStatsHourly
+from aurea.storage.models import LatencyHistogramHourly, ModelStatsHourly
 from aurea.trends import HourBin
 
 

@@ -8,12 +8,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from aurea.auth import digest, new_token
-from aurea.cache import token_cache
 from aurea.clock import now
-from aurea.database import write_session
 from aurea.errors import AureaError
-from aurea.extensions import db
-from aurea.models import ApiToken
+from aurea.storage.cache import token_cache
+from aurea.storage.database import write_session
+from aurea.storage.extensions import db
+from aurea.storage.models import ApiToken
 
 
 class TokenError(AureaError):

@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.database import write_session
 from aurea.domain.scoring import DEFAULT_WEIGHTS, Weights
 from aurea.errors import AureaError, InvalidWeights
-from aurea.extensions import db
-from aurea.models import WeightHistory
+from aurea.storage.database import write_session
+from aurea.storage.extensions import db
+from aurea.storage.models import WeightHistory
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ from flask_migrate import upgrade
 from aurea.app import create_app
 from aurea.clock import FrozenClock
 from aurea.domain import routing
-from aurea.extensions import db
-from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services import optimize, records, registry, selection
 from aurea.services.aggregates import roll_up
 from aurea.services.registry import ModelExists
 from aurea.services.scope import Scope
 from aurea.settings import MIGRATIONS_DIR, Config
 from aurea.simulation.policies import Policy
+from aurea.storage.extensions import db
+from aurea.storage.models import ModelStatsHourly, RequestMetric
 
 
 def next_weekly(after: datetime) -> datetime:

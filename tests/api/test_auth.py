@@ -5,9 +5,9 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import ApiToken, WeightHistory
 from aurea.services.tokens import revoke_token
+from aurea.storage.extensions import db
+from aurea.storage.models import ApiToken, WeightHistory
 
 RECORD = {"model": "gpt-4", "latency": 0.5, "cost": 0.01, "success": True}
 WEIGHTS = {"cost_weight": 0.5, "quality_weight": 0.3, "latency_weight": 0.2}

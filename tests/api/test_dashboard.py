@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import WeightHistory
 from aurea.services.dashboard import dashboard
 from aurea.services.metrics import metrics_summary
 from aurea.services.scope import Scope
+from aurea.storage.extensions import db
+from aurea.storage.models import WeightHistory
 
 WEIGHTS = {"cost_weight": 0.5, "quality_weight": 0.3, "latency_weight": 0.2}
 

@@ -5,8 +5,8 @@ import time
 import sqlalchemy as sa
 from flask_migrate import downgrade
 
-from aurea.extensions import db
 from aurea.observability.readiness import migration_heads
+from aurea.storage.extensions import db
 from config import MIGRATIONS_DIR
 from tests.conftest import make_app
 from tests.support.server import free_port

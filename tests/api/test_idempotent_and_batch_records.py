@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 from tests.support.counts import stored_counts
 
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import ModelHealthMinutely, ModelStatsHourly, RequestMetric
 from aurea.services.aggregates import roll_up
+from aurea.storage.extensions import db
+from aurea.storage.models import ModelHealthMinutely, ModelStatsHourly, RequestMetric
 
 
 def body(**changes) -> dict:

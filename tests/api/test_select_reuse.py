@@ -3,8 +3,8 @@
 import pytest
 from flask_migrate import upgrade
 
-from aurea.extensions import db
 from aurea.services import selection
+from aurea.storage.extensions import db
 from config import MIGRATIONS_DIR
 from tests.conftest import make_app
 

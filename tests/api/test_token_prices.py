@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import RequestMetric
+from aurea.storage.extensions import db
+from aurea.storage.models import RequestMetric
 
 PRICED = {"input_usd_per_million_tokens": 2.5, "output_usd_per_million_tokens": 10.0}
 

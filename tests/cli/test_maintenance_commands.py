@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services.aggregates import roll_up
+from aurea.storage.extensions import db
+from aurea.storage.models import ModelStatsHourly, RequestMetric
 
 
 def raw_count(app) -> int:

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from aurea.extensions import db
 from aurea.services.aggregates import roll_up
 from aurea.services.partitions import DEFAULT, day_partitions, ensure_partitions
+from aurea.storage.extensions import db
 
 postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import RequestMetric
+from aurea.storage.extensions import db
+from aurea.storage.models import RequestMetric
 
 
 def log_week(clock, record, hours: int = 12) -> int:

@@ -4,8 +4,8 @@ import getpass
 
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import WeightHistory
+from aurea.storage.extensions import db
+from aurea.storage.models import WeightHistory
 
 
 def test_create_prints_the_token_once_and_list_never_shows_it(runner):

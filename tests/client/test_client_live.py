@@ -15,8 +15,8 @@ from aurea_client import (
     ValidationError,
 )
 
-from aurea.extensions import db
-from aurea.models import RequestMetric
+from aurea.storage.extensions import db
+from aurea.storage.models import RequestMetric
 
 # These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
 pytestmark = [pytest.mark.slow, pytest.mark.weighted_objective]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from aurea_client import AureaClient
 from aurea_client.litellm import AureaCallback, deployment_model, task_label
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 from tests.support.server import free_port
 from tests.support.tcp_proxy import TcpProxy
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from aurea_client import BufferedReporter
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from aurea.client import AureaClient
-from aurea.extensions import db
-from aurea.models import RequestMetric
+from aurea.storage.extensions import db
+from aurea.storage.models import RequestMetric
 from examples.openai_routing import PRICES, call_cost, parse_args
 from tests.support.server import ROOT
 

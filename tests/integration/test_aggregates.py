@@ -7,14 +7,14 @@ import pytest
 import sqlalchemy as sa
 
 from aurea.domain.windows import floor_to_hour
-from aurea.extensions import db
-from aurea.models import LatencyHistogramHourly, ModelStatsHourly, RequestMetric
 from aurea.services.aggregates import rebuild_aggregates, roll_up
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
 from aurea.services.scope import Scope
 from aurea.services.selection import select_model
+from aurea.storage.extensions import db
+from aurea.storage.models import LatencyHistogramHourly, ModelStatsHourly, RequestMetric
 
 MODELS = ["gpt-4", "gpt-3.5-turbo", "claude-3-opus", "local-llama"]
 TASKS = [None, "code", "summarize"]

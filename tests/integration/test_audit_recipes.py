@@ -8,12 +8,12 @@ import sqlalchemy as sa
 
 from aurea.clock import utcnow
 from aurea.domain.scoring import Weights
-from aurea.extensions import db
-from aurea.models import UTCDateTime
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
 from aurea.services.scope import Scope
 from aurea.services.weights import set_weights
+from aurea.storage.extensions import db
+from aurea.storage.models import UTCDateTime
 from tests.support.server import ROOT
 
 RECIPE = re.compile(r"```sql\n-- recipe: (?P<name>[\w-]+)\n(?P<sql>.*?)```", re.DOTALL)

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services.aggregates import roll_up
+from aurea.storage.extensions import db
+from aurea.storage.models import ModelStatsHourly, RequestMetric
 
 
 def batch(size):

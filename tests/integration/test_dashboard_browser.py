@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from aurea.client import AureaClient
-from aurea.extensions import db
-from aurea.models import WeightHistory
+from aurea.storage.extensions import db
+from aurea.storage.models import WeightHistory
 from scripts.screenshot_dashboard import (
     COOLING_MODEL,
     COOLING_TASK,

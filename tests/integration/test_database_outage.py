@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 from config import MIGRATIONS_DIR
 from tests.conftest import make_app
 from tests.support.tcp_proxy import TcpProxy

@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import check, downgrade, upgrade
 
-from aurea.extensions import db
-from aurea.models import LatencyHistogramHourly, ModelStatsHourly, UTCDateTime
 from aurea.services.partitions import day_partitions
+from aurea.storage.extensions import db
+from aurea.storage.models import LatencyHistogramHourly, ModelStatsHourly, UTCDateTime
 from config import MIGRATIONS_DIR
 
 DIRECTORY = str(MIGRATIONS_DIR)

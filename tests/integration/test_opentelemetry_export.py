@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from aurea.extensions import db
-from aurea.models import RequestMetric
+from aurea.storage.extensions import db
+from aurea.storage.models import RequestMetric
 
 pytestmark = pytest.mark.slow
 

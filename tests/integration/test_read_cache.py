@@ -2,11 +2,11 @@
 
 import pytest
 
-from aurea.extensions import db
 from aurea.services.metrics import metrics_summary
 from aurea.services.records import record_request
 from aurea.services.scope import Scope
 from aurea.services.selection import select_model
+from aurea.storage.extensions import db
 
 # These tests state the seed's weighted mode (AUREA_OBJECTIVE=weighted).
 pytestmark = pytest.mark.weighted_objective

@@ -7,9 +7,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services.aggregates import roll_up
+from aurea.storage.extensions import db
+from aurea.storage.models import ModelStatsHourly, RequestMetric
 from tests.support.server import gunicorn_server
 
 pytestmark = pytest.mark.slow

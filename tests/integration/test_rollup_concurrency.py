@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import LatencyHistogramHourly, ModelHealthMinutely, ModelStatsHourly
 from aurea.services.aggregates import rebuild_aggregates, roll_up
 from aurea.services.records import record_request
+from aurea.storage.extensions import db
+from aurea.storage.models import LatencyHistogramHourly, ModelHealthMinutely, ModelStatsHourly
 
 WRITERS = 4
 RECORDS_PER_WRITER = 60

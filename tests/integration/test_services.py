@@ -7,14 +7,14 @@ import sqlalchemy as sa
 
 from aurea.domain.scoring import Weights
 from aurea.errors import InvalidWeights
-from aurea.extensions import db
-from aurea.models import RegisteredModel, RequestMetric, WeightHistory
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
 from aurea.services.scope import Scope
 from aurea.services.selection import select_model
 from aurea.services.weights import current_weights, set_weights
+from aurea.storage.extensions import db
+from aurea.storage.models import RegisteredModel, RequestMetric, WeightHistory
 
 
 def history() -> list[WeightHistory]:

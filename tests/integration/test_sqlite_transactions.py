@@ -4,12 +4,12 @@ import pytest
 import sqlalchemy as sa
 
 from aurea.domain.scoring import Weights
-from aurea.extensions import db
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
 from aurea.services.scope import Scope
 from aurea.services.weights import set_weights
+from aurea.storage.extensions import db
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from aurea.extensions import db
-from aurea.models import ModelStatsHourly, RequestMetric
 from aurea.services.aggregates import roll_up
+from aurea.storage.extensions import db
+from aurea.storage.models import ModelStatsHourly, RequestMetric
 
 
 def stored_counts(app) -> tuple[int, int]:

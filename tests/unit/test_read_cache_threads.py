@@ -3,7 +3,7 @@
 import threading
 import time
 
-from aurea.cache import MAX_ENTRIES, ReadCache
+from aurea.storage.cache import MAX_ENTRIES, ReadCache
 
 
 def test_threads_missing_the_same_key_compute_it_once():

@@ -34,7 +34,7 @@ def test_a_bad_setting_stops_the_app_from_starting(name, value, message):
 
 
 def test_a_relative_sqlite_path_is_taken_from_the_current_directory(tmp_path, monkeypatch):
-    from aurea.extensions import db
+    from aurea.storage.extensions import db
     from tests.conftest import make_app
 
     monkeypatch.chdir(tmp_path)

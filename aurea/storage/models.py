@@ -10,7 +10,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql
 
 from aurea.clock import now
-from aurea.extensions import db
+from aurea.storage.extensions import db
 
 MODEL_NAME_LENGTH = 128
 REQUEST_ID_LENGTH = 128

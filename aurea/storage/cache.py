@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from flask_sqlalchemy.session import Session
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 
 T = TypeVar("T")
 MAX_ENTRIES = 256

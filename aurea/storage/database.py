@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from aurea.extensions import db
+from aurea.storage.extensions import db
 
 log = logging.getLogger(__name__)
 

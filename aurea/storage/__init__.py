@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy models, engine and session setup, and the per-worker read cache."""
