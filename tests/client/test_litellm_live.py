@@ -10,7 +10,12 @@ import litellm
 import pytest
 import sqlalchemy as sa
 from aurea_client import AureaClient
-from aurea_client.litellm import AureaCallback, deployment_model, task_label
+from aurea_client.litellm import (
+    AureaCallback,
+    AureaRoutingStrategy,
+    deployment_model,
+    task_label,
+)
 
 from aurea.storage.extensions import db
 from tests.support.server import free_port
@@ -202,6 +207,66 @@ def test_a_router_keeps_its_own_choice_when_aurea_is_down_or_refuses(live_aurea,
     while refused.reporter.rejected < 24 and time.monotonic() < deadline:
         refused.reporter.flush(timeout=1)
     assert refused.reporter.rejected == 24  # its records got 401 too: counted, never raised
+
+
+def routed_sync(*names: str, callback: AureaCallback) -> litellm.Router:
+    """A router() whose picks, sync ones included, go through an AureaRoutingStrategy."""
+    routed = router(*names)
+    routed.register_plugin(AureaRoutingStrategy(routed, callback))
+    return routed
+
+
+def sync_answers(routed: litellm.Router, count: int, **request) -> list[str]:
+    said = []
+    for _ in range(count):
+        response = routed.completion(model="chat", messages=HELLO, **request)
+        said.append(response.choices[0].message.content)
+    return said
+
+
+def test_a_routers_sync_completion_calls_the_deployment_aurea_selects(live_aurea, installed, admin):
+    # As above: globally ll-sync-b is better, on the task "code" ll-sync-a is.
+    for _ in range(5):
+        admin.record("ll-sync-a", 3.0, 0.08, True)
+        admin.record("ll-sync-b", 0.2, 0.001, True)
+    for _ in range(3):
+        admin.record("ll-sync-a", 0.1, 0.0005, True, task="code")
+        admin.record("ll-sync-b", 3.0, 0.08, True, task="code")
+    callback = installed(AureaCallback(live_aurea.base_url, live_aurea.tokens["admin"]))
+    routed = routed_sync("ll-sync-a", "ll-sync-b", callback=callback)
+    assert sync_answers(routed, 10) == ["ll-sync-b"] * 10
+    assert sync_answers(routed, 10, metadata={"aurea_task": "code"}) == ["ll-sync-a"] * 10
+    # The strategy picks the async calls too.
+    assert answers(routed, 5) == ["ll-sync-b"] * 5
+    assert answers(routed, 5, metadata={"aurea_task": "code"}) == ["ll-sync-a"] * 5
+    # A deployment asked for by its id is the one called.
+    response = routed.completion(model="ll-sync-a", messages=HELLO)
+    assert response.choices[0].message.content == "ll-sync-a"
+    rows = wait_for_rows(live_aurea, callback, "ll-sync-a", 8 + 10 + 5 + 1)
+    assert [row["task"] for row in rows].count("code") == 3 + 10 + 5
+
+
+def test_a_routers_sync_completion_keeps_its_own_choice_when_aurea_is_down(
+    live_aurea, installed, admin
+):
+    for _ in range(3):
+        admin.record("ll-sync-down-a", 2.0, 0.05, True)
+        admin.record("ll-sync-down-b", 0.2, 0.001, True)
+    port = int(live_aurea.base_url.rsplit(":", 1)[1])
+    with TcpProxy("127.0.0.1", port) as proxy:
+        url = f"http://127.0.0.1:{proxy.port}"
+        callback = installed(AureaCallback(url, live_aurea.tokens["admin"], select_timeout=0.3))
+        routed = routed_sync("ll-sync-down-a", "ll-sync-down-b", callback=callback)
+        assert sync_answers(routed, 5) == ["ll-sync-down-b"] * 5
+        for outage in (proxy.refuse, proxy.black_hole):
+            outage()
+            said = sync_answers(routed, 24)
+            assert set(said) == {"ll-sync-down-a", "ll-sync-down-b"}, outage.__name__
+        proxy.restore()
+        assert sync_answers(routed, 5) == ["ll-sync-down-b"] * 5
+    refused = installed(AureaCallback(live_aurea.base_url, "aurea_not-a-token"))
+    routed = routed_sync("ll-sync-down-a", "ll-sync-down-b", callback=refused)
+    assert set(sync_answers(routed, 24)) == {"ll-sync-down-a", "ll-sync-down-b"}  # 401
 
 
 def test_an_unreachable_aurea_never_fails_a_completion(installed):

@@ -23,6 +23,13 @@ Needs ``pip install 'aurea-client[litellm]'``; this module is the only one that 
   When Aurea is unreachable, slow (``select_timeout``), or answers an error (no model
   qualifies, a bad token), the list is kept whole and LiteLLM chooses as it would alone.
 
+:class:`AureaRoutingStrategy` routes a Router's sync calls (``completion``) too. It is a
+LiteLLM ``CustomRoutingStrategyBase``, registered with ``router.register_plugin(...)``, which
+LiteLLM then asks for every pick, sync and async: it takes the Router's own healthy
+deployments (``router.select(kind="healthy")``: cooldowns, pre-call checks and deployment
+filters), narrows them with the callback's filter, and picks among those left with LiteLLM's
+``simple_shuffle`` (deployment weights), in place of the Router's ``routing_strategy``.
+
 The name Aurea knows a call's model by: a deployment's ``model_info["aurea_model"]`` when set,
 else the deployment's ``litellm_params["model"]`` (e.g. ``"openai/gpt-4o"``), which both the
 hooks and the filter read; for a call outside a Router, LiteLLM's model name (e.g.
@@ -37,12 +44,14 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 try:
     from litellm.integrations.custom_logger import CustomLogger
+    from litellm.router_strategy.simple_shuffle import simple_shuffle
+    from litellm.types.router import CustomRoutingStrategyBase
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "aurea_client.litellm needs LiteLLM: pip install 'aurea-client[litellm]'"
@@ -56,6 +65,7 @@ __all__ = [
     "TASK_METADATA_KEY",
     "TASK_TAG_PREFIX",
     "AureaCallback",
+    "AureaRoutingStrategy",
     "deployment_model",
     "task_label",
 ]
@@ -238,6 +248,100 @@ class AureaCallback(CustomLogger):
     def close(self, timeout: float | None = None) -> bool:
         """Send what is queued (see BufferedReporter.close)."""
         return self.reporter.close(timeout)
+
+
+class AureaRoutingStrategy(CustomRoutingStrategyBase):
+    """Route every pick of ``router``, sync and async, by ``callback``'s selection.
+
+    .. code-block:: python
+
+        router.register_plugin(AureaRoutingStrategy(router, callback))
+
+    LiteLLM calls ``get_available_deployment`` for ``Router.completion`` and
+    ``async_get_available_deployment`` for ``acompletion``. Both take the Router's healthy
+    deployments (``router.select(..., kind="healthy")``, which raises LiteLLM's own error when
+    there are none), keep those of the model Aurea selects (``callback``'s
+    ``async_filter_deployments``: all of them when Aurea cannot answer) and pick one with
+    LiteLLM's ``simple_shuffle``. The sync pick runs that on the strategy's own event loop
+    thread, since LiteLLM's healthy chain is async.
+    """
+
+    def __init__(self, router: Any, callback: AureaCallback) -> None:
+        self.router = router
+        self.callback = callback
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
+
+    async def async_get_available_deployment(
+        self,
+        model: str,
+        messages: list[dict[str, str]] | None = None,
+        input: str | list | None = None,
+        specific_deployment: bool | None = False,
+        request_kwargs: dict | None = None,
+    ) -> dict:
+        request = request_kwargs if request_kwargs is not None else {}
+        healthy = await self.router.select(
+            model,
+            request,
+            kind="healthy",
+            messages=messages,
+            input=input,
+            specific_deployment=specific_deployment,
+        )
+        if isinstance(healthy, Mapping):  # a deployment named by its id, or specific_deployment
+            return healthy
+        # When the callback is in litellm.callbacks, the healthy chain has run its filter
+        # already: what is left is one model's, and this asks Aurea nothing more.
+        kept = await self.callback.async_filter_deployments(
+            model=model,
+            healthy_deployments=list(healthy),
+            messages=messages,
+            request_kwargs=request,
+        )
+        return simple_shuffle(self._alias, kept or list(healthy), model, request)
+
+    def get_available_deployment(
+        self,
+        model: str,
+        messages: list[dict[str, str]] | None = None,
+        input: str | list | None = None,
+        specific_deployment: bool | None = False,
+        request_kwargs: dict | None = None,
+    ) -> dict:
+        pick = self.async_get_available_deployment(
+            model=model,
+            messages=messages,
+            input=input,
+            specific_deployment=specific_deployment,
+            request_kwargs=request_kwargs,
+        )
+        return self._run(pick)
+
+    def close(self) -> None:
+        """Stop the sync picks' event loop thread (a later sync pick starts another)."""
+        with self._loop_lock:
+            loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+
+    def _alias(self, name: str) -> str | None:
+        try:
+            return self.router.registry().resolve(name, kind="alias")
+        except Exception:  # noqa: BLE001 - an alias only scopes request weights
+            return None
+
+    def _run(self, coroutine: Coroutine[Any, Any, dict]) -> dict:
+        """Run ``coroutine`` on this strategy's event loop thread and return what it returns."""
+        with self._loop_lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="aurea-litellm-routing", daemon=True
+                ).start()
+                self._loop = loop
+            loop = self._loop
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
 
 def _seconds(start: Any, end: Any) -> float | None:
