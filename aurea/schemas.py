@@ -373,9 +373,6 @@ class SelectArgsSchema(ScopeArgsSchema):
             raise ma.ValidationError(
                 "Give cost_weight, quality_weight and latency_weight together.", "_schema"
             )
-        total = data["cost_weight"] + data["quality_weight"] + data["latency_weight"]
-        if abs(total - 1.0) > 1e-6:
-            raise ma.ValidationError(f"Weights must sum to 1.0 (got {total:.6g}).", "_schema")
 
 
 class UtilityPartsSchema(ma.Schema):

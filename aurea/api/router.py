@@ -160,11 +160,14 @@ def reuse_answers(view):
 @reuse_answers
 @router_blp.arguments(schemas.SelectArgsSchema(), location="query", unknown=RAISE)
 @router_blp.response(200, schemas.SelectionSchema)
+@router_blp.alt_response(400, description="The weight overrides do not sum to 1.0.")
 @router_blp.alt_response(422, description="Invalid parameters, or no model qualifies.")
 def select(args: dict):
     """Select the best model under the current metrics, weights and constraints."""
     scope = Scope.from_request(args.get("window"), args.get("task"), args.get("min_requests"))
-    override = _weights(args) if "cost_weight" in args else None
+    override = None
+    if "cost_weight" in args:  # the schema made sure all three came together
+        override = weights.require_sum_to_one(_weights(args), location="query")
     overrides = {k: args[k] for k in ("success_value", "latency_cost", "max_price") if k in args}
     chosen = selection.select_model(
         scope, _constraints(args, scope), override, args.get("objective"), overrides

@@ -28,6 +28,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from aurea.domain.errors import NothingEligible
 from aurea.domain.estimators import BetaPosterior
 from aurea.domain.objective import Objective, UtilityParts, utility_parts
 
@@ -77,12 +78,6 @@ class UtilityDecision:
     @property
     def selected(self) -> Ranked:
         return next(r for r in self.ranking if r.estimate.model == self.selected_model)
-
-
-class NothingEligible(Exception):
-    def __init__(self, ranking: list[Ranked]) -> None:
-        super().__init__("no model satisfies the constraints")
-        self.ranking = ranking
 
 
 def _priors(eligible: Sequence[Estimate]) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aurea.domain.errors import NothingEligible
 from aurea.domain.scoring import ModelStats, Weights, score_models
 
 HIGHEST_SCORE = "highest_score"
@@ -69,12 +70,6 @@ class Decision:
     reason: str
     explored: bool
     ranking: list[RankEntry]
-
-
-class NoModelQualifies(Exception):
-    def __init__(self, ranking: list[RankEntry]) -> None:
-        super().__init__("no model satisfies the constraints")
-        self.ranking = ranking
 
 
 def exclusion(c: Candidate, k: Constraints) -> str | None:
@@ -158,6 +153,6 @@ def decide(
         best = scored[0]  # ranking is sorted by score, ties by name
         return Decision(best.candidate.model, best.score, HIGHEST_SCORE, False, ranking)
     if not cold:
-        raise NoModelQualifies(ranking)
+        raise NothingEligible(ranking)
     pick = min(cold, key=lambda c: (c.stats.total_requests if c.stats else 0, c.model))
     return Decision(pick.model, None, COLD_START, False, ranking)

@@ -19,6 +19,7 @@ from flask import current_app
 from aurea.clock import now
 from aurea.domain import decide as utility
 from aurea.domain import routing
+from aurea.domain.errors import NothingEligible
 from aurea.domain.estimators import UNIFORM, HourRow, ModelEstimate, estimate_models
 from aurea.domain.histogram import percentile
 from aurea.domain.objective import UTILITY, WEIGHTED, Objective, UtilityParts
@@ -272,7 +273,7 @@ def prepare_utility(
     policy = objectives.decision_policy(config)
     try:
         prepared = utility.prepare(entries, objective, policy, _rng())
-    except utility.NothingEligible as exc:
+    except NothingEligible as exc:
         return PreparedUtility(None, exc.ranking, objective, inputs, estimates, p95)
     return PreparedUtility(prepared, None, objective, inputs, estimates, p95)
 
@@ -334,7 +335,7 @@ def choose(
             rng=_rng(),
             warmup=warms_up(config["AUREA_WARMUP"], constraints),
         )
-    except routing.NoModelQualifies as exc:
+    except NothingEligible as exc:
         raise NoModelQualifies(
             "No model satisfies the constraints.",
             errors={"candidates": {e.candidate.model: e.excluded_by for e in exc.ranking}},

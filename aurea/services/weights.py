@@ -65,15 +65,24 @@ def current_weights() -> WeightRecord:
     return weights_in_force(db.session)
 
 
-def set_weights(weights: Weights, actor: str | None = None) -> WeightRecord:
-    """Replace the weights by hand; weights must sum to 1 (within 1e-6)."""
+WEIGHTS_SUM_MESSAGE = "cost_weight + quality_weight + latency_weight must be 1.0."
+
+
+def require_sum_to_one(weights: Weights, location: str = "json") -> Weights:
+    """The one place the seed's rule is enforced: weights sum to 1 (within 1e-6), else
+    InvalidWeights, a 400 naming the fields, for ``PUT /router/weights`` (``location``
+    ``json``) and for the overrides of ``GET /router/select`` (``query``) alike."""
     if not weights.sums_to_one():
         raise InvalidWeights(
             f"Weights must sum to 1.0 (got {weights.total:.6g}).",
-            errors={
-                "json": {"_schema": ["cost_weight + quality_weight + latency_weight must be 1.0."]}
-            },
+            errors={location: {"_schema": [WEIGHTS_SUM_MESSAGE]}},
         )
+    return weights
+
+
+def set_weights(weights: Weights, actor: str | None = None) -> WeightRecord:
+    """Replace the weights by hand; weights must sum to 1 (within 1e-6)."""
+    require_sum_to_one(weights)
     session = write_session()
     previous = weights_in_force(session)
     row = append_weights(

@@ -98,7 +98,6 @@ def test_weight_overrides_apply_to_one_request_only(client, fleet):
     "query",
     [
         "?cost_weight=0.5&quality_weight=0.5",
-        "?cost_weight=0.5&quality_weight=0.3&latency_weight=0.3",
         "?max_cost=-1",
         "?max_latency=nan",
         "?min_success_rate=1.5",
@@ -107,6 +106,23 @@ def test_weight_overrides_apply_to_one_request_only(client, fleet):
 )
 def test_invalid_constraints_answer_422(client, query):
     assert select(client, query).status_code == 422
+
+
+def test_weight_overrides_not_summing_to_one_answer_400_as_put_weights_does(client):
+    response = select(client, "?cost_weight=0.5&quality_weight=0.3&latency_weight=0.3")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["message"] == "Weights must sum to 1.0 (got 1.1)."
+    assert "_schema" in body["errors"]["query"]
+    put = client.put(
+        "/router/weights", json={"cost_weight": 0.5, "quality_weight": 0.3, "latency_weight": 0.3}
+    )
+    assert (put.status_code, put.get_json()["message"]) == (400, body["message"])
+
+
+def test_weight_overrides_within_one_millionth_are_accepted(client, fleet):
+    query = "?cost_weight=0.3333333&quality_weight=0.3333333&latency_weight=0.3333334"
+    assert select(client, query).status_code == 200
 
 
 def test_min_requests_keeps_thin_data_from_competing(client, fleet, record):

@@ -114,7 +114,7 @@ def test_warmup_comes_before_exploration():
 
 
 def test_no_model_qualifies_lists_every_candidate_with_its_reason():
-    with pytest.raises(routing.NoModelQualifies) as caught:
+    with pytest.raises(routing.NothingEligible) as caught:
         decide(
             [cand("a", cost=1.0), cand("b", enabled=False)],
             Constraints(max_cost=0.5),
@@ -178,5 +178,5 @@ def test_equal_scores_go_to_the_name_that_sorts_first():
 
 
 def test_nothing_registered_means_nothing_qualifies():
-    with pytest.raises(routing.NoModelQualifies):
+    with pytest.raises(routing.NothingEligible):
         decide([], Constraints(), DEFAULT_WEIGHTS)
