@@ -246,6 +246,30 @@ def test_a_routers_sync_completion_calls_the_deployment_aurea_selects(live_aurea
     assert [row["task"] for row in rows].count("code") == 3 + 10 + 5
 
 
+def test_a_sync_pick_made_on_the_strategys_own_loop_thread_does_not_deadlock(
+    live_aurea, installed, admin
+):
+    for _ in range(3):
+        admin.record("ll-nested-a", 2.0, 0.05, True)
+        admin.record("ll-nested-b", 0.2, 0.001, True)
+    callback = installed(AureaCallback(live_aurea.base_url, live_aurea.tokens["admin"]))
+    routed = router("ll-nested-a", "ll-nested-b")
+    strategy = AureaRoutingStrategy(routed, callback)
+    routed.register_plugin(strategy)
+    assert sync_answers(routed, 1) == ["ll-nested-b"]  # starts the strategy's loop thread
+
+    async def sync_completion_on_the_loop() -> str:
+        # A hook running on that loop that calls the sync API: its pick must not wait for
+        # the loop it is blocking.
+        response = routed.completion(model="chat", messages=HELLO)
+        return response.choices[0].message.content
+
+    nested = asyncio.run_coroutine_threadsafe(sync_completion_on_the_loop(), strategy._loop)
+    assert nested.result(timeout=30) == "ll-nested-b"
+    assert sync_answers(routed, 3) == ["ll-nested-b"] * 3  # the loop thread still serves
+    strategy.close()
+
+
 def test_a_routers_sync_completion_keeps_its_own_choice_when_aurea_is_down(
     live_aurea, installed, admin
 ):

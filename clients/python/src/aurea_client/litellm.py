@@ -270,6 +270,7 @@ class AureaRoutingStrategy(CustomRoutingStrategyBase):
         self.router = router
         self.callback = callback
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._loop_lock = threading.Lock()
 
     async def async_get_available_deployment(
@@ -332,16 +333,42 @@ class AureaRoutingStrategy(CustomRoutingStrategyBase):
             return None
 
     def _run(self, coroutine: Coroutine[Any, Any, dict]) -> dict:
-        """Run ``coroutine`` on this strategy's event loop thread and return what it returns."""
+        """Run ``coroutine`` on this strategy's event loop thread and return what it returns.
+
+        A sync pick made on that thread itself (a hook running on the loop that calls
+        ``Router.completion``) would wait for its own loop forever: it runs on a loop of its
+        own in a one-off thread instead.
+        """
         with self._loop_lock:
             if self._loop is None or self._loop.is_closed():
                 loop = asyncio.new_event_loop()
-                threading.Thread(
+                thread = threading.Thread(
                     target=loop.run_forever, name="aurea-litellm-routing", daemon=True
-                ).start()
-                self._loop = loop
-            loop = self._loop
+                )
+                thread.start()
+                self._loop, self._thread = loop, thread
+            loop, thread = self._loop, self._thread
+        if threading.current_thread() is thread:
+            return _run_in_new_thread(coroutine)
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+
+def _run_in_new_thread(coroutine: Coroutine[Any, Any, dict]) -> dict:
+    """``asyncio.run(coroutine)`` on a new thread, waited for; its exception re-raised."""
+    done: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            done["result"] = asyncio.run(coroutine)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            done["error"] = error
+
+    worker = threading.Thread(target=target, name="aurea-litellm-routing-nested", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in done:
+        raise done["error"]
+    return done["result"]
 
 
 def _seconds(start: Any, end: Any) -> float | None:
