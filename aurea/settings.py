@@ -138,9 +138,12 @@ class Config:
     AUREA_MEMORY = _float_env("AUREA_MEMORY", 50.0)
     AUREA_TASK_PRIOR = _float_env("AUREA_TASK_PRIOR", 5.0)
     AUREA_CHANGE_DELTA = _float_env("AUREA_CHANGE_DELTA", 0.05)
-    # After a detected drop in success, the hours since it fade with this half-life (hours;
-    # unset: the success half-life): a model left alone after an incident is retried sooner.
+    # After a detected drop in success, the hours since it fade with this half-life (hours),
+    # so that a model left alone after an incident is retried once it may be repaired.
     AUREA_INCIDENT_HALF_LIFE_HOURS = _optional_float_env("AUREA_INCIDENT_HALF_LIFE_HOURS")
+    # When that is unset, the half-life is sqrt(this / requests an hour in the scope over the
+    # last day) hours: 1 h at 600 requests an hour, 4.5 h at 30 (0 turns the fade off).
+    AUREA_INCIDENT_REQUEST_HOURS = _float_env("AUREA_INCIDENT_REQUEST_HOURS", 600.0)
     # Seed for exploration draws (unset: unpredictable); for reproducible runs and tests.
     AUREA_RANDOM_SEED = _optional_float_env("AUREA_RANDOM_SEED")
     # Refuse records for models that are not registered instead of registering them.

@@ -12,6 +12,13 @@ Success is a Beta posterior built from three parts (docs/decisions.md, "Estimate
   used for a while falls back toward its long-run rate with a wide posterior, so it is tried
   again after an incident, instead of being remembered forever by its worst hour.
 
+After a detected *drop*, the hours from the change on fade faster, with an incident half-life
+of ``sqrt(incident_request_hours / requests an hour)`` (or a fixed one). Retrying a model that
+may be repaired costs its gap once if it is not, and saves the gap on every following request
+if it is: the best retry interval shrinks like one over the square root of the traffic (the
+classic inspection trade-off), so a busy deployment retries within the hour and a quiet one
+within a few.
+
 Cost and latency are means weighted by ``0.5 ** (age / half_life)``: a price change or a
 latency drift is followed within a few of their half-lives.
 """
@@ -157,6 +164,7 @@ class EstimatorSettings:
     task_prior: float = 5.0  # pseudo-requests a task is shrunk toward its model with
     change_delta: float | None = 0.05  # None: no change detection
     incident_half_life_hours: float | None = None  # the hours after a detected drop
+    incident_request_hours: float | None = None  # else sqrt(this / requests an hour) hours
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,7 @@ def _success(
     settings: EstimatorSettings,
     prior_mean: float,
     prior_strength: float,
+    incident_half_life: float | None = None,
 ) -> tuple[BetaPosterior, datetime | None]:
     counts = [h for _, h in hours]
     change_at = 0
@@ -202,12 +211,10 @@ def _success(
             [(h.requests, h.successes) for h in counts], settings.change_delta
         )
     after = None
-    if change_at and settings.incident_half_life_hours is not None:
+    if change_at and incident_half_life is not None:
         before, since = counts[:change_at], counts[change_at:]
         if _rate(since) < _rate(before):  # a drop: an incident's data fades faster
-            after = min(
-                settings.incident_half_life_hours, settings.success_half_life_hours or math.inf
-            )
+            after = min(incident_half_life, settings.success_half_life_hours or math.inf)
     posterior = success_posterior(
         counts,
         settings.success_half_life_hours,
@@ -220,6 +227,21 @@ def _success(
     return posterior, (hours[change_at][0] if change_at else None)
 
 
+def _incident_half_life(
+    rows: Sequence[HourRow], now: datetime, settings: EstimatorSettings
+) -> float | None:
+    if settings.incident_half_life_hours is not None:
+        return settings.incident_half_life_hours
+    if not settings.incident_request_hours:
+        return None
+    # Requests an hour over the last day, or since the oldest row when that is younger.
+    requests = sum(r.requests for r in rows if now - r.bucket_start < 24 * HOUR)
+    if requests <= 0:
+        return None
+    hours = min(24.0, max(1.0, (now - min(r.bucket_start for r in rows)) / HOUR))
+    return math.sqrt(settings.incident_request_hours * hours / requests)
+
+
 def _rate(hours: Sequence[HourCounts]) -> float:
     n = sum(h.requests for h in hours)
     return sum(h.successes for h in hours) / n if n else 0.0
@@ -230,13 +252,15 @@ def estimate_models(
 ) -> dict[str, ModelEstimate]:
     """Each model's estimate over every task (``task`` None) or for one task, shrunk toward
     the model's."""
+    rows = list(rows)
     per_model: dict[str, list[HourRow]] = {}
     for r in rows:
         per_model.setdefault(r.model, []).append(r)
+    fade = _incident_half_life(rows, now, settings)
     out = {}
     for model, model_rows in per_model.items():
         hours = _hours(model_rows, now)
-        posterior, change_at = _success(hours, settings, 0.5, 2.0)
+        posterior, change_at = _success(hours, settings, 0.5, 2.0, fade)
         means = weighted_means([h for _, h in hours], settings.price_half_life_hours)
         total = sum(h.requests for _, h in hours)
         newest = max(r.last_recorded_at for r in model_rows)
@@ -246,7 +270,7 @@ def estimate_models(
             task_hours = _hours([r for r in model_rows if r.task == task], now)
             requests = sum(h.requests for _, h in task_hours)
             posterior, change_at = _success(
-                task_hours, settings, posterior.mean, settings.task_prior
+                task_hours, settings, posterior.mean, settings.task_prior, fade
             )
             task_means = weighted_means([h for _, h in task_hours], settings.price_half_life_hours)
             if task_means is not None and means is not None:

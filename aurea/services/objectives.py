@@ -61,6 +61,8 @@ def check_objective_settings(config: Mapping) -> None:
     incident = config.get("AUREA_INCIDENT_HALF_LIFE_HOURS")
     if incident is not None and incident <= 0:
         raise RuntimeError("AUREA_INCIDENT_HALF_LIFE_HOURS must be more than 0")
+    if config.get("AUREA_INCIDENT_REQUEST_HOURS", 0) < 0:
+        raise RuntimeError("AUREA_INCIDENT_REQUEST_HOURS must be 0 or more")
     for name in ("AUREA_SUCCESS_HALF_LIFE_HOURS", "AUREA_PRICE_HALF_LIFE_HOURS"):
         if config[name] <= 0:
             raise RuntimeError(f"{name} must be more than 0")
@@ -110,6 +112,7 @@ def estimator_settings(config: Mapping) -> EstimatorSettings:
         task_prior=config["AUREA_TASK_PRIOR"],
         change_delta=delta if delta > 0 else None,
         incident_half_life_hours=config.get("AUREA_INCIDENT_HALF_LIFE_HOURS"),
+        incident_request_hours=config.get("AUREA_INCIDENT_REQUEST_HOURS"),
     )
 
 

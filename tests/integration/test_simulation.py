@@ -77,3 +77,22 @@ def test_simulate_command_refuses_an_unknown_scenario(tmp_path):
     result = app.test_cli_runner().invoke(args=["aurea", "simulate", "no-such-scenario"])
     assert result.exit_code != 0
     assert "cannot load scenario" in result.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "recovers"),
+    [({}, True), ({"AUREA_INCIDENT_REQUEST_HOURS": 0.0}, False)],
+    ids=["incident-data-fades-with-traffic", "no-fade"],
+)
+def test_a_repaired_model_wins_its_traffic_back_within_hours_at_busy_traffic(settings, recovers):
+    # busy_outage's first 12 hours: breeze, the best model, is down from hour 6 to 7. Without
+    # the fade its outage keeps its posterior low for a success half-life (24 h), and the five
+    # hours after the repair never return to it.
+    scenario = rescale(load_scenario(SCENARIOS_DIR / "busy_outage.json"), 12)
+    steps, runs = simulate(scenario, ("aurea",), 1, settings)
+    report = build_report(scenario, steps, runs, 1)["policies"]["aurea"]
+    repaired = next(r for r in report["recovery"] if r["at_hours"] == 7)
+    if recovers:
+        assert repaired["hours"] is not None and repaired["hours"] <= 3
+    else:
+        assert repaired["hours"] is None

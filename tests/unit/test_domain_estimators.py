@@ -83,6 +83,42 @@ def test_only_a_drop_in_success_uses_the_incident_half_life():
     )
 
 
+def test_the_incident_half_life_shrinks_with_the_square_root_of_traffic():
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+    def rows(per_hour):
+        # 42 hours at 95 % then 6 at 30 %, the last one the current hour: the 24 hours that
+        # started in the last day hold 24 * ``per_hour`` requests.
+        out = []
+        for i in range(48):
+            start = now - timedelta(hours=47 - i)
+            s = round(per_hour * (0.95 if i < 42 else 0.3))
+            out.append(HourRow(start, "m", "", per_hour, s, 1.0, 1.0, start))
+        return out
+
+    def strength(per_hour, **kw):
+        settings = EstimatorSettings(memory=0, success_half_life_hours=None, **kw)
+        return estimate_models(rows(per_hour), None, now, settings)["m"].posterior.strength
+
+    # 600 request-hours over 600 requests an hour: a half-life of sqrt(600 / 600) = 1 h,
+    # the same posterior as AUREA_INCIDENT_HALF_LIFE_HOURS=1; at 6 an hour sqrt(100) = 10 h.
+    assert strength(600, incident_request_hours=600) == pytest.approx(
+        strength(600, incident_half_life_hours=1)
+    )
+    assert strength(6, incident_request_hours=600) == pytest.approx(
+        strength(6, incident_half_life_hours=10)
+    )
+    # The prior's 2 and the six hours from the drop on (ages 0, 0.5, 1.5 .. 4.5 h: an hour's
+    # age is to its middle, the current one 0) at a 1 h half-life.
+    ages = [0, 0.5, 1.5, 2.5, 3.5, 4.5]
+    expected = 2 + sum(600 * 0.5**a for a in ages)
+    assert strength(600, incident_request_hours=600) == pytest.approx(expected)
+    # An explicit half-life wins over the traffic-scaled one.
+    assert strength(600, incident_request_hours=600, incident_half_life_hours=4) == (
+        pytest.approx(strength(600, incident_half_life_hours=4))
+    )
+
+
 def test_success_posterior_of_a_task_is_shrunk_toward_its_models_rate():
     # No task rows: the prior alone, 5 pseudo-requests at the model's 0.9.
     p = success_posterior([], 24, memory=50, prior_mean=0.9, prior_strength=5)
