@@ -16,6 +16,7 @@ from flask.cli import AppGroup, ScriptInfo
 from marshmallow import ValidationError
 
 from aurea.app import create_app
+from aurea.app_context import service_context
 from aurea.clock import now
 from aurea.domain.scoring import Weights
 from aurea.domain.windows import WINDOWS, parse_age
@@ -61,7 +62,9 @@ def _format(weights: Weights) -> str:
 )
 def optimize_command(dry_run: bool, window: str | None) -> None:
     """Re-tune the weights from each criterion's variation across models (run weekly)."""
-    result = optimize_weights(Scope.from_request(window=window), dry_run=dry_run, actor=cli_actor())
+    ctx = service_context()
+    scope = Scope.from_request(ctx.config, window=window)
+    result = optimize_weights(ctx, scope, dry_run=dry_run, actor=cli_actor())
     click.echo(f"status:    {result.status}")
     click.echo(f"window:    {result.window}")
     click.echo(f"old:       {_format(result.previous_weights)}")
@@ -78,7 +81,7 @@ def optimize_command(dry_run: bool, window: str | None) -> None:
 @aurea_cli.command("rebuild-aggregates")
 def rebuild_command() -> None:
     """Recompute the hourly aggregates from the raw request_metrics rows."""
-    report = rebuild_aggregates()
+    report = rebuild_aggregates(db.session)
     if report.since is None:
         click.echo("no raw rows: aggregates left as they are")
         return
@@ -101,7 +104,7 @@ def _age(_ctx, _param, value: str):
 def prune_command(older_than, batch_size: int) -> None:
     """Delete raw rows older than an age (PostgreSQL: whole day partitions, then batches);
     the hourly aggregates stay."""
-    report = prune_raw_rows(older_than, batch_size=batch_size)
+    report = prune_raw_rows(db.session, older_than, batch_size=batch_size)
     click.echo(
         f"deleted {report.deleted} raw rows recorded before {report.cutoff.isoformat()} "
         f"in {report.batches} batches and {report.partitions} day partitions; aggregates kept"
@@ -129,7 +132,7 @@ def partitions_command(days_ahead: int) -> None:
 def tokens_create(name: str, role: str) -> None:
     """Create a token and print it once; only its SHA-256 is stored."""
     try:
-        token = token_service.create_token(name, role)
+        token = token_service.create_token(service_context(), name, role)
     except AureaError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(token)
@@ -139,7 +142,7 @@ def tokens_create(name: str, role: str) -> None:
 @tokens_cli.command("list")
 def tokens_list() -> None:
     """List tokens (never their values)."""
-    for t in token_service.list_tokens():
+    for t in token_service.list_tokens(service_context()):
         state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
         click.echo(f"{t.name}\t{t.role}\tcreated {t.created_at.isoformat()}\t{state}")
 
@@ -149,7 +152,7 @@ def tokens_list() -> None:
 def tokens_revoke(name: str) -> None:
     """Revoke a token by name; it stays listed for the audit trail."""
     try:
-        token_service.revoke_token(name)
+        token_service.revoke_token(service_context(), name)
     except AureaError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"revoked {name!r}")
@@ -183,7 +186,7 @@ def models_list() -> None:
     """List registered models: state and token prices (USD per million input/output tokens)."""
     at = now()
     click.echo("name\tstate\tinput_usd_per_million_tokens\toutput_usd_per_million_tokens")
-    for m in registry.list_models():
+    for m in registry.list_models(service_context()):
         prices = (_price(m.input_usd_per_million_tokens), _price(m.output_usd_per_million_tokens))
         click.echo("\t".join((m.name, m.state(at), *prices)))
 
@@ -205,7 +208,7 @@ def models_set_price(name: str, input_price, output_price, register: bool) -> No
     if not changes:
         raise click.UsageError("give --input and/or --output")
     try:
-        info = registry.update_model(name, **changes)
+        info = registry.update_model(service_context(), name, **changes)
     except registry.ModelNotFound as exc:
         if not register:
             raise click.ClickException(f"{exc.message} Add --register to register it.") from None
@@ -215,7 +218,7 @@ def models_set_price(name: str, input_price, output_price, register: bool) -> No
             message = "; ".join(invalid.messages["name"])
             raise click.BadParameter(message, param_hint="NAME") from None
         try:
-            info = registry.create_model(name, **changes)
+            info = registry.create_model(service_context(), name, **changes)
         except AureaError as refused:
             raise click.ClickException(refused.message) from None
         click.echo(f"registered {name!r}")
@@ -327,11 +330,12 @@ def replay_command(hours, limit, seed, settings, as_json) -> None:
     from aurea.services.replay import logged_calls, replay_policies
     from aurea.simulation.replay import table
 
-    calls = logged_calls(hours, limit)
+    ctx = service_context()
+    calls = logged_calls(ctx, hours, limit)
     if not calls:
         raise click.ClickException(f"no calls logged in the last {hours:g} hours")
     try:
-        estimates = replay_policies(calls, settings, seed)
+        estimates = replay_policies(ctx, calls, settings, seed)
     except (RuntimeError, ValueError) as exc:  # a setting the app refuses
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -146,7 +146,7 @@ def post_worker_init(worker):
     # PostgreSQL: the day partitions of request_metrics for the coming days (a no-op when
     # they exist; aurea/services/partitions.py). Never fatal: rows of a day without a
     # partition go to the default one.
-    from aurea.services.partitions import ensure_partitions_logged
+    from aurea.app_context import ensure_partitions_logged
 
     ensure_partitions_logged(worker.wsgi)
 

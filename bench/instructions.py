@@ -81,14 +81,16 @@ def workload(kind: str, size: int | str, count: int) -> None:
         upgrade(directory=str(MIGRATIONS_DIR))
     try:
         if kind == "group":
+            from aurea.app_context import service_context
             from aurea.services.records import Record, record_requests
 
             records = [
                 Record(MODELS[i % 5], 0.2 + i / 10, 0.001, i % 10 != 9) for i in range(int(size))
             ]
             with app.app_context():
+                ctx = service_context()
                 for _ in range(WARM_UP + count):
-                    record_requests(records)
+                    record_requests(ctx, records)
         else:
 
             def start_response(status, _headers, _exc_info=None):

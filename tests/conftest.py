@@ -25,6 +25,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
+from aurea.app_context import service_context
 from aurea.cli import create_app_with_commands
 from aurea.clock import FrozenClock
 from aurea.services.tokens import create_token
@@ -158,7 +159,9 @@ def app(empty_app):
 def tokens(app) -> dict[str, str]:
     """One token per role, named ``<role>-token``: the service no longer runs open."""
     with app.app_context():
-        made = {role: create_token(f"{role}-token", role) for role in TOKEN_ROLES}
+        made = {
+            role: create_token(service_context(), f"{role}-token", role) for role in TOKEN_ROLES
+        }
         db.session.remove()
     return made
 
@@ -199,9 +202,9 @@ def clock(app):
 
 @pytest.fixture
 def ctx(app):
-    """Run the test body inside an application context."""
+    """Run the test body inside an application context; the services' Context of it."""
     with app.app_context():
-        yield app
+        yield service_context()
         db.session.remove()
 
 
@@ -227,7 +230,9 @@ def live_aurea(request, tmp_path_factory) -> Iterator[LiveAurea]:
         app = make_app(url)
         with app.app_context():
             upgrade(directory=str(MIGRATIONS_DIR))
-            tokens = {role: create_token(f"{role}-token", role) for role in TOKEN_ROLES}
+            tokens = {
+                role: create_token(service_context(), f"{role}-token", role) for role in TOKEN_ROLES
+            }
             db.session.remove()
         env = {"AUREA_CACHE_SECONDS": "0", "AUREA_ACCESS_LOG": "-"}
         if request.node.get_closest_marker("weighted_objective"):

@@ -21,6 +21,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from aurea import schemas
+from aurea.app_context import service_context
 from aurea.auth import READ, requires
 from aurea.charts import SOURCE_LEGEND, weight_chart
 from aurea.domain.scoring import CRITERIA
@@ -58,7 +59,8 @@ def dashboard_view(args: dict):
     the recent decisions (of the worker serving the page) and the weight history."""
     token = args.pop("token", None)
     refresh = args.pop("refresh", None)
-    data = dashboard(Scope.from_request(**args))
+    ctx = service_context()
+    data = dashboard(ctx, Scope.from_request(ctx.config, **args))
     page = render_template(
         "dashboard.html",
         d=data,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aurea import schemas
 from aurea.api.json_body import Blueprint
+from aurea.app_context import service_context
 from aurea.auth import ADMIN, READ, requires
 from aurea.clock import now
 from aurea.services import registry
@@ -33,7 +34,7 @@ def _dump(info: registry.ModelInfo) -> dict:
 @models_blp.response(200, schemas.ModelSchema(many=True))
 def list_models():
     """List registered models with their state: active, cooling_down (until when) or disabled."""
-    return [_dump(m) for m in registry.list_models()]
+    return [_dump(m) for m in registry.list_models(service_context())]
 
 
 @models_blp.route("", methods=["POST"])
@@ -43,7 +44,7 @@ def list_models():
 @models_blp.alt_response(409, description="The model is already registered.")
 def create_model(body: dict):
     """Register a model so select may choose it, with its token prices if given."""
-    return _dump(registry.create_model(**body))
+    return _dump(registry.create_model(service_context(), **body))
 
 
 @models_blp.route("/<path:name>", methods=["PATCH"])
@@ -54,4 +55,4 @@ def create_model(body: dict):
 def update_model(body: dict, name: str):
     """Enable or disable a model (disabled models keep their history), describe it, or set
     its token prices (null clears one)."""
-    return _dump(registry.update_model(name, **body))
+    return _dump(registry.update_model(service_context(), name, **body))

@@ -21,6 +21,7 @@ from google.rpc.status_pb2 import Status
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from aurea.app_context import service_context
 from aurea.auth import RECORD, requires
 from aurea.errors import RETRY_AFTER_SECONDS, AureaError
 from aurea.integrations import otlp
@@ -131,7 +132,7 @@ def traces():
     limit = current_app.config["AUREA_OTLP_MAX_BODY_BYTES"]
     request.max_content_length = limit  # spans are larger than records
     body = otlp.decompress(request.get_data(cache=False), request.content_encoding, limit)
-    result = otlp.export(otlp.decode(body, mimetype))
+    result = otlp.export(service_context(), otlp.decode(body, mimetype))
     stored = Counter(
         (r.model, r.success)
         for r, status in zip(result.records, result.statuses, strict=True)

@@ -10,13 +10,13 @@ from marshmallow import RAISE
 
 from aurea import schemas
 from aurea.api.json_body import Blueprint
+from aurea.app_context import service_context
 from aurea.auth import ADMIN, READ, RECORD, current_actor, requires
 from aurea.domain.routing import Constraints
 from aurea.domain.scoring import Weights
 from aurea.observability.prometheus import observe_record, observe_selection
 from aurea.services import decisions, metrics, optimize, pricing, records, selection, weights
 from aurea.services.scope import Scope
-from aurea.storage.cache import read_cache
 
 router_blp = Blueprint(
     "router", __name__, url_prefix="/router", description="Model selection and metrics"
@@ -131,7 +131,8 @@ def reuse_answers(view):
 
     @functools.wraps(view)
     def answer(*args, **kwargs):
-        cache = read_cache()
+        ctx = service_context()
+        cache = ctx.cache
         key = ("select-answer", request.query_string)
         reused = cache.get(key)
         if reused is not None:
@@ -139,7 +140,7 @@ def reuse_answers(view):
             if served is not None:
                 chosen, body, decision = served
                 observe_selection(chosen.selected_model, chosen.reason)
-                decisions.remember_reused(decision)
+                decisions.remember_reused(ctx.decisions, decision)
                 return current_app.response_class(body, mimetype="application/json")
         generation = cache.generation  # an answer computed across a write is not kept
         response = view(*args, **kwargs)
@@ -164,18 +165,23 @@ def reuse_answers(view):
 @router_blp.alt_response(422, description="Invalid parameters, or no model qualifies.")
 def select(args: dict):
     """Select the best model under the current metrics, weights and constraints."""
-    scope = Scope.from_request(args.get("window"), args.get("task"), args.get("min_requests"))
+    ctx = service_context()
+    scope = Scope.from_request(
+        ctx.config, args.get("window"), args.get("task"), args.get("min_requests")
+    )
     override = None
     if "cost_weight" in args:  # the schema made sure all three came together
         override = weights.require_sum_to_one(_weights(args), location="query")
     overrides = {k: args[k] for k in ("success_value", "latency_cost", "max_price") if k in args}
     chosen = selection.select_model(
-        scope, _constraints(args, scope), override, args.get("objective"), overrides
+        ctx, scope, _constraints(args, scope), override, args.get("objective"), overrides
     )
     g.aurea_selection = chosen  # for reuse_answers
     observe_selection(chosen.selected_model, chosen.reason)
     g.aurea_decision = decisions.decision_of(chosen)
-    decisions.remember(g.aurea_decision)  # the dashboard's recent decisions (per worker)
+    decisions.remember(
+        ctx.decisions, g.aurea_decision
+    )  # the dashboard's recent decisions (per worker)
     if chosen.mode == "utility":
         ranking = [_utility_rank_entry(r, chosen) for r in chosen.utility_ranking]
     else:
@@ -204,8 +210,9 @@ def select(args: dict):
 @router_blp.response(200, schemas.RecordResponseSchema)
 def record(body: dict):
     """Record the outcome of one model request, its cost given or from its token counts."""
-    (priced,) = pricing.with_costs([body], batch=False)
-    status = records.record_request(**priced)
+    ctx = service_context()
+    (priced,) = pricing.with_costs(ctx.session, [body], batch=False)
+    status = records.record_request(ctx, **priced)
     if status == records.RECORDED:
         observe_record(priced["model"], priced["success"])  # only once committed
     return {"status": status, "model": priced["model"]}
@@ -217,8 +224,9 @@ def record(body: dict):
 @router_blp.response(200, schemas.RecordBatchResponseSchema)
 def record_batch(body: dict):
     """Record up to 1,000 requests at once: all are stored or none."""
-    items = pricing.with_costs(body["records"])
-    statuses = records.record_requests([records.Record(**item) for item in items])
+    ctx = service_context()
+    items = pricing.with_costs(ctx.session, body["records"])
+    statuses = records.record_requests(ctx, [records.Record(**item) for item in items])
     stored = Counter(
         (item["model"], item["success"])
         for item, status in zip(items, statuses, strict=True)
@@ -255,7 +263,9 @@ def batch_answer(items: list[dict], statuses: list[str]) -> dict:
 @router_blp.doc(responses={"200": METRICS_RESPONSE})
 def metrics_view(args: dict):
     """Summarise the metrics of every registered model."""
-    return schemas.dump_metrics_summary(metrics.metrics_summary(Scope.from_request(**args)))
+    ctx = service_context()
+    summary = metrics.metrics_summary(ctx, Scope.from_request(ctx.config, **args))
+    return schemas.dump_metrics_summary(summary)
 
 
 @router_blp.route("/optimize", methods=["POST"])
@@ -264,8 +274,9 @@ def metrics_view(args: dict):
 @router_blp.response(200, schemas.OptimizeResponseSchema)
 def optimize_view(args: dict):
     """Re-tune the weights from the variation of each criterion across models (weekly)."""
-    scope = Scope.from_request(window=args.get("window"))
-    result = optimize.optimize_weights(scope, dry_run=args["dry_run"], actor=current_actor())
+    ctx = service_context()
+    scope = Scope.from_request(ctx.config, window=args.get("window"))
+    result = optimize.optimize_weights(ctx, scope, dry_run=args["dry_run"], actor=current_actor())
     return {
         "status": result.status,
         "window": result.window,
@@ -282,7 +293,7 @@ def optimize_view(args: dict):
 @router_blp.response(200, schemas.WeightsSchema)
 def get_weights():
     """Return the selection weights in force."""
-    return weights.current_weights().weights.as_dict()
+    return weights.current_weights(service_context()).weights.as_dict()
 
 
 @router_blp.route("/weights", methods=["PUT"])
@@ -292,7 +303,8 @@ def get_weights():
 @router_blp.alt_response(400, description="The weights do not sum to 1.0.")
 def put_weights(body: dict):
     """Replace the selection weights by hand; they must sum to 1.0."""
-    return weights.set_weights(_weights(body), actor=current_actor()).weights.as_dict()
+    chosen = weights.set_weights(service_context(), _weights(body), actor=current_actor())
+    return chosen.weights.as_dict()
 
 
 def _history_entry(record: weights.WeightRecord) -> dict:
@@ -319,7 +331,7 @@ TOTAL_COUNT_HEADER = {
 @router_blp.response(200, schemas.WeightHistoryEntrySchema(many=True), headers=TOTAL_COUNT_HEADER)
 def weights_history(args: dict):
     """List every weight change, newest first (paginated: page, page_size)."""
-    rows, total = weights.weight_history(args["page"], args["page_size"])
+    rows, total = weights.weight_history(service_context(), args["page"], args["page_size"])
     return [_history_entry(r) for r in rows], {"X-Total-Count": str(total)}
 
 
@@ -330,4 +342,5 @@ def weights_history(args: dict):
 @router_blp.alt_response(404, description="No weight_history row with that id.")
 def weights_rollback(body: dict):
     """Restore the weights of an earlier weight_history row (appends a `rollback` row)."""
-    return _history_entry(weights.rollback_weights(body["id"], actor=current_actor()))
+    restored = weights.rollback_weights(service_context(), body["id"], actor=current_actor())
+    return _history_entry(restored)

@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -46,6 +45,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from aurea.schemas import RecordRequestSchema
 from aurea.services import pricing, records
+from aurea.services.context import Context
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -295,7 +295,7 @@ def _span_name(span: Span) -> str:
     return f"span {span.span_id.hex() or '(no id)'} {span.name!r}"
 
 
-def export(request: ExportTraceServiceRequest) -> ExportResult:
+def export(ctx: Context, request: ExportTraceServiceRequest) -> ExportResult:
     """Store the GenAI spans of an export as records, in one transaction; say which were
     rejected and why. Repeats of stored spans are acknowledged as duplicates."""
     result = ExportResult()
@@ -315,8 +315,8 @@ def export(request: ExportTraceServiceRequest) -> ExportResult:
                     loaded.append((span, item))
     if not loaded:
         return result
-    prices = pricing.token_prices(item["model"] for _, item in loaded)
-    strict = current_app.config["AUREA_STRICT_MODELS"]
+    prices = pricing.token_prices(ctx.session, (item["model"] for _, item in loaded))
+    strict = ctx.config["AUREA_STRICT_MODELS"]
     for span, item in loaded:
         if strict and item["model"] not in prices:  # prices has every registered model
             reason = f"unknown model {item['model']!r} (AUREA_STRICT_MODELS is on)"
@@ -328,5 +328,5 @@ def export(request: ExportTraceServiceRequest) -> ExportResult:
             continue
         result.records.append(records.Record(**record))
     if result.records:
-        result.statuses = records.record_requests(result.records)
+        result.statuses = records.record_requests(ctx, result.records)
     return result

@@ -45,7 +45,6 @@ from aurea.services import partitions
 from aurea.services.cooldown import add_health, prune_health
 from aurea.storage.cache import KEEP_READ_CACHE
 from aurea.storage.database import upsert_insert, write_session
-from aurea.storage.extensions import db
 from aurea.storage.models import (
     NO_TASK,
     LatencyHistogramHourly,
@@ -267,7 +266,7 @@ class RebuildReport:
     histogram_rows: int
 
 
-def rebuild_aggregates() -> RebuildReport:
+def rebuild_aggregates(session: Session) -> RebuildReport:
     """Recompute the hourly aggregates of every hour that still has raw rows.
 
     Hours older than the oldest raw row keep their aggregates: their raw rows were
@@ -275,7 +274,7 @@ def rebuild_aggregates() -> RebuildReport:
     watermark locked while it recomputes: the aggregates then hold exactly the raw rows up
     to it. Writers are not held up; the per-minute health counts are left as they are.
     """
-    session = write_session()
+    session = write_session(session)
     try:
         _roll_up(session)
         last_id = _watermark(session)
@@ -309,7 +308,7 @@ class PruneReport:
     partitions: int = 0
 
 
-def prune_raw_rows(older_than: timedelta, batch_size: int = 5_000) -> PruneReport:
+def prune_raw_rows(session: Session, older_than: timedelta, batch_size: int = 5_000) -> PruneReport:
     """Delete raw rows recorded before the hour ``older_than`` ago; aggregates stay.
 
     On PostgreSQL whole day partitions before the cutoff are dropped; the rest (the day
@@ -320,11 +319,12 @@ def prune_raw_rows(older_than: timedelta, batch_size: int = 5_000) -> PruneRepor
     partitions for the coming days are created.
     """
     cutoff = floor_to_hour(now() - older_than)
-    session = db.session()
+    if isinstance(session, scoped_session):
+        session = session()
     roll_up(session)  # most of the way, without holding writers up
     dropped = deleted = 0
     if partitions.is_partitioned(session):
-        session = write_session()
+        session = write_session(session)
         try:
             _roll_up(session, hold=True)  # the rest; no insert until the partitions are gone
             dropped, deleted = partitions.drop_days_before(session, cutoff)
@@ -335,17 +335,19 @@ def prune_raw_rows(older_than: timedelta, batch_size: int = 5_000) -> PruneRepor
     r = RequestMetric
     old = sa.and_(r.created_at < cutoff, r.id <= _watermark(session))
     batches = _delete_in_batches(
+        session,
         sa.select(r.id).where(old).order_by(r.id),
         lambda ids: sa.delete(r).where(old, r.id.in_(ids)),
         batch_size,
     )
     deleted += batches[0]
     _delete_in_batches(
+        session,
         sa.select(RequestId.request_id).where(RequestId.recorded_at < cutoff),
         lambda ids: sa.delete(RequestId).where(RequestId.request_id.in_(ids)),
         batch_size,
     )
-    session = write_session()
+    session = write_session(session)
     # Per-minute health counts only serve the cooldown's minutes-long lookback.
     prune_health(session, now() - HEALTH_RETENTION)
     session.commit()
@@ -353,12 +355,12 @@ def prune_raw_rows(older_than: timedelta, batch_size: int = 5_000) -> PruneRepor
     return PruneReport(cutoff, deleted, batches[1], dropped)
 
 
-def _delete_in_batches(select_keys, delete, batch_size: int) -> tuple[int, int]:
+def _delete_in_batches(session: Session, select_keys, delete, batch_size: int) -> tuple[int, int]:
     """Delete the rows ``select_keys`` finds, ``batch_size`` per transaction; return
     (rows deleted, batches)."""
     deleted = batches = 0
     while True:
-        session = write_session()
+        session = write_session(session)
         keys = session.scalars(select_keys.limit(batch_size)).all()
         if not keys:
             session.rollback()

@@ -23,7 +23,8 @@ from aurea.domain.estimators import HourRow
 from aurea.domain.histogram import percentile
 from aurea.domain.scoring import ModelScore, ModelStats, Weights, score_models, stats_for_task
 from aurea.domain.windows import floor_to_hour
-from aurea.services.decisions import Decision, recent_decisions
+from aurea.services.context import Context
+from aurea.services.decisions import Decision
 from aurea.services.metrics import summarize
 from aurea.services.registry import ModelInfo
 from aurea.services.scope import Scope, ScopedStats
@@ -36,7 +37,6 @@ from aurea.services.selection import (
 )
 from aurea.services.statistics import load_hourly_bins, load_hourly_rows
 from aurea.services.weights import WeightRecord
-from aurea.storage.extensions import db
 from aurea.storage.models import NO_TASK, WeightHistory
 from aurea.trends import Chip, HourBin, Style, Trends, build_trends, model_styles, state_chips
 
@@ -101,15 +101,15 @@ def load_history(session: Session, limit: int = HISTORY_LIMIT) -> tuple[list[His
     return points, total
 
 
-def dashboard(scope: Scope) -> Dashboard:
+def dashboard(ctx: Context, scope: Scope) -> Dashboard:
     """Read everything the dashboard shows in one read transaction (never cached)."""
-    session = db.session
-    inputs = load_inputs(session, scope)
+    session = ctx.session
+    inputs = load_inputs(session, ctx.config, scope)
     in_force = inputs.weights
     summary = summarize(inputs.registry, inputs.scoped, in_force.weights, scope)
     components = score_models(inputs.scoped.ordered(), in_force.weights)
     try:
-        selection = choose(scope, inputs)
+        selection = choose(ctx, scope, inputs)
     except NoModelQualifies:
         selection = None  # every model is disabled or cooling down
     history, total = load_history(session)
@@ -134,7 +134,7 @@ def dashboard(scope: Scope) -> Dashboard:
         )
         for name, entry in summary.items()
     ]
-    tasks = task_rows(scope, inputs, rows, bins)
+    tasks = task_rows(ctx, scope, inputs, rows, bins)
     return Dashboard(
         scope,
         at,
@@ -146,7 +146,7 @@ def dashboard(scope: Scope) -> Dashboard:
         trends,
         styles,
         tasks,
-        recent_decisions(),
+        ctx.decisions.newest_first(),
     )
 
 
@@ -180,7 +180,7 @@ def _bins(bins: list[HourBin]) -> dict[str, dict[int, int]]:
 
 
 def task_rows(
-    scope: Scope, inputs: SelectionInputs, rows: list[HourRow], bins: list[HourBin]
+    ctx: Context, scope: Scope, inputs: SelectionInputs, rows: list[HourRow], bins: list[HourBin]
 ) -> list[TaskRow]:
     """Per task of the window: its rows, success rate, p95, cost, and the model weighted
     select picks for it now, scored as select would (task statistics, global ones standing
@@ -217,7 +217,9 @@ def task_rows(
             )
             task_scope = Scope(scope.window, task, scope.min_requests)
         try:
-            chosen = choose(task_scope, SelectionInputs(inputs.registry, scoped, inputs.weights))
+            chosen = choose(
+                ctx, task_scope, SelectionInputs(inputs.registry, scoped, inputs.weights)
+            )
             chosen_model = chosen.selected_model
         except NoModelQualifies:
             chosen_model = None

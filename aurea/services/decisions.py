@@ -13,12 +13,9 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
-
 from aurea.clock import now
 
 RECENT_DECISIONS = 200
-EXTENSION = "aurea_decisions"
 
 
 @dataclass(frozen=True)
@@ -57,11 +54,6 @@ class DecisionLog:
         return len(self._items)
 
 
-def decision_log() -> DecisionLog:
-    """This application's log in this process."""
-    return current_app.extensions.setdefault(EXTENSION, DecisionLog())
-
-
 def decision_of(chosen) -> Decision:
     """The Decision of a Selection (aurea.services.selection)."""
     if chosen.utility_ranking:
@@ -82,14 +74,10 @@ def decision_of(chosen) -> Decision:
     )
 
 
-def remember(decision: Decision) -> None:
-    decision_log().append(decision)
+def remember(log: DecisionLog, decision: Decision) -> None:
+    log.append(decision)
 
 
-def remember_reused(decision: Decision) -> None:
+def remember_reused(log: DecisionLog, decision: Decision) -> None:
     """A cached answer served again: logged as a decision of its own, at the time it is served."""
-    remember(dataclasses.replace(decision, at=now(), reused=True))
-
-
-def recent_decisions() -> list[Decision]:
-    return decision_log().newest_first()
+    remember(log, dataclasses.replace(decision, at=now(), reused=True))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 from aurea.clock import now
 from aurea.domain.estimators import estimate_models
 from aurea.domain.histogram import percentile
@@ -13,12 +11,11 @@ from aurea.domain.objective import UTILITY, utility_parts
 from aurea.domain.scoring import Weights, score_models
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
+from aurea.services.context import Context
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows
 from aurea.services.weights import weights_in_force
-from aurea.storage.cache import read_cache
-from aurea.storage.extensions import db
 
 
 def summarize(
@@ -61,21 +58,20 @@ def summarize(
     return summary
 
 
-def metrics_summary(scope: Scope) -> dict[str, dict[str, Any]]:
+def metrics_summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
     """Return the metrics of every registered model in ``scope`` under the weights in force.
 
     Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.storage.cache).
     """
-    return read_cache().get_or_compute(cache_key("metrics", scope), lambda: _summary(scope))
+    return ctx.cache.get_or_compute(cache_key("metrics", scope), lambda: _summary(ctx, scope))
 
 
-def _summary(scope: Scope) -> dict[str, dict[str, Any]]:
-    session = db.session
+def _summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
+    session, config = ctx.session, ctx.config
     roll_up(session)
     weights = weights_in_force(session).weights
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)
-    summary = summarize(load_registry(session), scoped, weights, scope)
-    config = current_app.config
+    summary = summarize(load_registry(session, config), scoped, weights, scope)
     if config["AUREA_OBJECTIVE"] == UTILITY:
         add_expected_utility(summary, session, scope, config)
     return summary

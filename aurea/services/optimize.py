@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
 from aurea.domain.scoring import Weights, limit_step, propose_weights
 from aurea.services.aggregates import roll_up
+from aurea.services.context import Context
 from aurea.services.metrics import summarize
 from aurea.services.registry import load_registry
 from aurea.services.scope import Scope, load_scoped_stats
 from aurea.services.weights import append_weights, weights_in_force
 from aurea.storage.database import write_session
-from aurea.storage.extensions import db
 
 OPTIMIZED = "optimized"
 UNCHANGED = "unchanged"
@@ -41,18 +39,18 @@ def same_weights(a: Weights, b: Weights) -> bool:
 
 
 def optimize_weights(
-    scope: Scope, dry_run: bool = False, actor: str | None = None
+    ctx: Context, scope: Scope, dry_run: bool = False, actor: str | None = None
 ) -> OptimizeResult:
     """Propose weights from the window's data and, unless ``dry_run``, append them."""
-    floor = current_app.config["AUREA_MIN_WEIGHT"]
-    roll_up(db.session)
-    session = db.session() if dry_run else write_session()
+    floor = ctx.config["AUREA_MIN_WEIGHT"]
+    roll_up(ctx.session)
+    session = ctx.session if dry_run else write_session(ctx.session)
     previous = weights_in_force(session)
     scoped = load_scoped_stats(session, scope, with_latency_bins=True)
     stats = scoped.ordered()
-    registered = load_registry(session)
+    registered = load_registry(session, ctx.config)
     proposal = propose_weights(stats, floor)
-    max_step = current_app.config["AUREA_MAX_WEIGHT_STEP"]
+    max_step = ctx.config["AUREA_MAX_WEIGHT_STEP"]
     target = proposal.weights
     reason = proposal.reason
     if target is not None:

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from aurea.clock import now
 from aurea.storage.database import write_session
-from aurea.storage.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -128,19 +127,3 @@ def drop_days_before(session: Session, cutoff: datetime) -> tuple[int, int]:
         session.execute(sa.text(f"DROP TABLE {name}"))
         dropped += 1
     return dropped, rows
-
-
-def ensure_partitions_logged(app) -> None:
-    """:func:`ensure_partitions` for a starting worker: errors are logged, never raised (the
-    database may be down, or not migrated yet)."""
-    try:
-        with app.app_context():
-            try:
-                created = ensure_partitions(db.session())
-            finally:
-                db.session.remove()
-    except sa.exc.SQLAlchemyError as error:
-        log.warning("request_metrics partitions not checked: %s", error)
-        return
-    if created:
-        log.info("created request_metrics partitions: %s", ", ".join(created))

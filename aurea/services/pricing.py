@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from aurea.errors import AureaError
-from aurea.storage.extensions import db
 from aurea.storage.models import RegisteredModel
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens")
@@ -59,12 +59,12 @@ def cost_from_tokens(
     return cost
 
 
-def token_prices(names: Iterable[str]) -> dict[str, TokenPrices]:
+def token_prices(session: Session, names: Iterable[str]) -> dict[str, TokenPrices]:
     """The prices of the registered models among ``names`` (unregistered ones are absent)."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    rows = db.session.execute(
+    rows = session.execute(
         sa.select(
             RegisteredModel.name,
             RegisteredModel.input_usd_per_million_tokens,
@@ -108,14 +108,14 @@ def priced(item: dict, prices: dict[str, TokenPrices]) -> tuple[dict, str | None
     return record, None
 
 
-def with_costs(items: list[dict], batch: bool = True) -> list[dict]:
+def with_costs(session: Session, items: list[dict], batch: bool = True) -> list[dict]:
     """Records as RecordRequestSchema loads them, each with its cost and no token counts.
 
     Items without a cost are priced from their tokens; raises UnpricedRecord (422, the
     message under ``cost``, per item for a batch) for any that cannot be.
     """
     missing = [item["model"] for item in items if item.get("cost") is None]
-    prices = token_prices(missing) if missing else {}
+    prices = token_prices(session, missing) if missing else {}
     records, errors = [], {}
     for index, item in enumerate(items):
         record, reason = priced(item, prices)

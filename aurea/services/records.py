@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
 from aurea.errors import AureaError
+from aurea.services.context import Context
 from aurea.storage.database import upsert_insert, write_session
 from aurea.storage.models import RegisteredModel, RequestId, RequestMetric
 
@@ -41,11 +41,6 @@ class Record:
     request_id: str | None = None
     # When the call happened (aware); None: now. Back-filled records land in their own hour.
     at: datetime | None = None
-
-
-def registered_models() -> set[str]:
-    """Names this process has seen committed in ``models``: their records skip registering."""
-    return current_app.extensions.setdefault("aurea_registered_models", set())
 
 
 def refuse_unregistered(session: Session, records: list[Record], batch: bool) -> None:
@@ -91,7 +86,7 @@ def insert_raw_rows(session: Session, rows: list[dict]) -> None:
     session.execute(RAW_INSERT, rows)
 
 
-def record_requests(records: list[Record], batch: bool = True) -> list[str]:
+def record_requests(ctx: Context, records: list[Record], batch: bool = True) -> list[str]:
     """Store records in one transaction; all are stored or none.
 
     Returns each record's status: ``recorded``, or ``duplicate`` when its request_id
@@ -99,22 +94,25 @@ def record_requests(records: list[Record], batch: bool = True) -> list[str]:
     Unknown models are registered on the way (refused in strict mode). Returns once
     the transaction is committed.
     """
-    session = write_session()
+    session = write_session(ctx.session)
     try:
-        statuses, present = _store(session, records, batch)
+        statuses, present = _store(ctx, session, records, batch)
         session.commit()  # also clears this worker's read cache (aurea.storage.cache)
     except BaseException:
         session.rollback()
         raise
     # Registered for good (Aurea never deletes a model): later records skip the insert.
-    registered_models().update(present)
+    ctx.registered.update(present)
     return statuses
 
 
-def _store(session: Session, records: list[Record], batch: bool) -> tuple[list[str], set[str]]:
+def _store(
+    ctx: Context, session: Session, records: list[Record], batch: bool
+) -> tuple[list[str], set[str]]:
     """Write ``records`` in the session's transaction; return their statuses and the models
-    now known to be registered."""
-    strict = current_app.config["AUREA_STRICT_MODELS"]
+    now known to be registered (``ctx.registered``: this process has seen them committed, so
+    their records skip registering)."""
+    strict = ctx.config["AUREA_STRICT_MODELS"]
     if strict:
         refuse_unregistered(session, records, batch)
     at = now()
@@ -128,7 +126,7 @@ def _store(session: Session, records: list[Record], batch: bool) -> tuple[list[s
         fresh.append(r)
 
     if not strict:
-        unknown = sorted({r.model for r in fresh} - registered_models())
+        unknown = sorted({r.model for r in fresh} - ctx.registered)
         if unknown:  # in name order: concurrent registrations lock rows in the same order
             session.execute(
                 upsert_insert(session)(RegisteredModel).on_conflict_do_nothing(
@@ -159,6 +157,7 @@ def _store(session: Session, records: list[Record], batch: bool) -> tuple[list[s
 
 
 def record_request(
+    ctx: Context,
     model: str,
     latency: float,
     cost: float,
@@ -169,6 +168,6 @@ def record_request(
 ) -> str:
     """Store one request's outcome; return ``recorded`` or ``duplicate``."""
     (status,) = record_requests(
-        [Record(model, latency, cost, success, task, request_id, at)], batch=False
+        ctx, [Record(model, latency, cost, success, task, request_id, at)], batch=False
     )
     return status

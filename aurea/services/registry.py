@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
 from aurea.domain.cooldown import ModelCooldown
 from aurea.errors import AureaError
 from aurea.services.aggregates import roll_up
+from aurea.services.context import Context
 from aurea.services.cooldown import load_cooldowns, rule_from_config
 from aurea.storage.database import write_session
-from aurea.storage.extensions import db
 from aurea.storage.models import NO_TASK, RegisteredModel
 
 ACTIVE, COOLING_DOWN, DISABLED = "active", "cooling_down", "disabled"
@@ -80,26 +80,27 @@ def _info(m: RegisteredModel, cooldown: ModelCooldown | None = None) -> ModelInf
     )
 
 
-def load_registry(session: Session) -> list[ModelInfo]:
+def load_registry(session: Session, config: Mapping) -> list[ModelInfo]:
     """The registered models, with the cooldowns running now."""
-    cooldowns = load_cooldowns(session, rule_from_config(current_app.config), now())
+    cooldowns = load_cooldowns(session, rule_from_config(config), now())
     rows = session.scalars(sa.select(RegisteredModel).order_by(RegisteredModel.name))
     return [_info(m, cooldowns.get(m.name)) for m in rows]
 
 
-def list_models() -> list[ModelInfo]:
+def list_models(ctx: Context) -> list[ModelInfo]:
     """The registry, with cooldowns judged on every committed record (rolled up first)."""
-    roll_up(db.session)
-    return load_registry(db.session)
+    roll_up(ctx.session)
+    return load_registry(ctx.session, ctx.config)
 
 
 def create_model(
+    ctx: Context,
     name: str,
     description: str | None = None,
     input_usd_per_million_tokens: float | None = None,
     output_usd_per_million_tokens: float | None = None,
 ) -> ModelInfo:
-    session = write_session()
+    session = write_session(ctx.session)
     if session.scalar(sa.select(RegisteredModel.id).where(RegisteredModel.name == name)):
         raise ModelExists(f"Model {name!r} is already registered.")
     model = RegisteredModel(
@@ -115,9 +116,9 @@ def create_model(
     return _info(model)
 
 
-def update_model(name: str, **changes) -> ModelInfo:
+def update_model(ctx: Context, name: str, **changes) -> ModelInfo:
     """Change ``enabled``, ``description`` or the token prices of a registered model."""
-    session = write_session()
+    session = write_session(ctx.session)
     model = session.scalar(sa.select(RegisteredModel).where(RegisteredModel.name == name))
     if model is None:
         raise ModelNotFound(f"No model named {name!r} is registered.")

@@ -13,23 +13,22 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from aurea.clock import now
+from aurea.services.context import Context
 from aurea.services.objectives import objective_for
 from aurea.simulation.replay import LoggedCall, PolicyEstimate, logged_estimate, replay
-from aurea.storage.extensions import db
 from aurea.storage.models import RequestMetric
 
 BASELINES = ("seed", "latency", "random")
 CHANGED = "aurea-changed"
 
 
-def logged_calls(hours: float, limit: int) -> list[LoggedCall]:
+def logged_calls(ctx: Context, hours: float, limit: int) -> list[LoggedCall]:
     """The newest ``limit`` raw rows of the last ``hours``, oldest first."""
     since = now() - timedelta(hours=hours)
     m = RequestMetric
-    rows = db.session.execute(
+    rows = ctx.session.execute(
         sa.select(m.created_at, m.model, m.task, m.latency, m.cost, m.success)
         .where(m.created_at >= since)
         .order_by(m.created_at.desc(), m.id.desc())
@@ -39,13 +38,13 @@ def logged_calls(hours: float, limit: int) -> list[LoggedCall]:
 
 
 def replay_policies(
-    calls: list[LoggedCall], changes: dict, seed: int = 0, baselines=BASELINES
+    ctx: Context, calls: list[LoggedCall], changes: dict, seed: int = 0, baselines=BASELINES
 ) -> list[PolicyEstimate]:
     """The logged decisions' own utility, then each policy's replay estimate."""
     from aurea.simulation.aurea_policy import AureaPolicy
     from aurea.simulation.policies import LatencyPolicy, RandomPolicy, SeedPolicy
 
-    config = current_app.config
+    config = ctx.config
 
     def objective_of(task):
         return objective_for(config, task)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from aurea.clock import now
@@ -24,10 +24,14 @@ class Scope:
 
     @classmethod
     def from_request(
-        cls, window: str | None = None, task: str | None = None, min_requests: int | None = None
+        cls,
+        config: Mapping,
+        window: str | None = None,
+        task: str | None = None,
+        min_requests: int | None = None,
     ) -> Scope:
-        """Fill what the caller left out from the configuration."""
-        config = current_app.config
+        """Fill what the caller left out from the configuration (AUREA_WINDOW and
+        AUREA_MIN_REQUESTS)."""
         return cls(
             window=parse_window(window or config["AUREA_WINDOW"]),
             task=task,

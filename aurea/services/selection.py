@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-
-from flask import current_app
 
 from aurea.clock import now
 from aurea.domain import decide as utility
@@ -27,12 +24,11 @@ from aurea.domain.scoring import Weights
 from aurea.errors import AureaError
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
+from aurea.services.context import Context
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows, load_latency_bins
 from aurea.services.weights import WeightRecord, weights_in_force
-from aurea.storage.cache import read_cache
-from aurea.storage.extensions import db
 
 MAX_PRICE = "max_price"
 
@@ -101,17 +97,17 @@ class Selection:
         return None
 
 
-def load_inputs(session, scope: Scope) -> SelectionInputs:
+def load_inputs(session, config, scope: Scope) -> SelectionInputs:
     """Read what a selection in ``scope`` needs (rolled up first: aurea.services.aggregates)."""
     roll_up(session)
     return SelectionInputs(
-        registry=load_registry(session),
+        registry=load_registry(session, config),
         scoped=load_scoped_stats(session, scope, with_latency_bins=True),
         weights=weights_in_force(session),
     )
 
 
-def load_utility_inputs(session, scope: Scope) -> UtilityInputs:
+def load_utility_inputs(session, config, scope: Scope) -> UtilityInputs:
     """Read what a utility selection in ``scope`` needs (rolled up first:
     aurea.services.aggregates)."""
     roll_up(session)
@@ -121,7 +117,7 @@ def load_utility_inputs(session, scope: Scope) -> UtilityInputs:
         task_bins = load_latency_bins(session, since, scope.task)
         bins = {m: task_bins.get(m) or b for m, b in bins.items()}
     return UtilityInputs(
-        registry=load_registry(session),
+        registry=load_registry(session, config),
         rows=load_hourly_rows(session, since),
         bins=bins,
         weights=weights_in_force(session),
@@ -152,13 +148,8 @@ def candidates(
     return chosen
 
 
-def _rng() -> random.Random:
-    return current_app.extensions.setdefault(
-        "aurea_rng", random.Random(current_app.config["AUREA_RANDOM_SEED"])
-    )
-
-
 def select_model(
+    ctx: Context,
     scope: Scope,
     constraints: routing.Constraints | None = None,
     weights: Weights | None = None,
@@ -172,25 +163,26 @@ def select_model(
     imply weighted mode). What it reads is reused for up to AUREA_CACHE_SECONDS (see
     aurea.storage.cache); the decision's random draws are made per request.
     """
-    config = current_app.config
+    config, session, cache = ctx.config, ctx.session, ctx.cache
     mode = WEIGHTED if weights is not None else objectives.mode_for(config, mode)
     constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
-    cache = read_cache()
     if mode == WEIGHTED:
         key = cache_key("select", scope)
-        inputs = cache.get_or_compute(key, lambda: load_inputs(db.session, scope))
-        redraw = functools.partial(choose, scope, inputs, constraints, weights)
+        inputs = cache.get_or_compute(key, lambda: load_inputs(session, config, scope))
+        redraw = functools.partial(choose, ctx, scope, inputs, constraints, weights)
         source = inputs
     else:
         objective = objectives.objective_for(config, scope.task, objective_overrides)
         inputs_key = cache_key("select-utility", scope)
         key = (inputs_key, objective, constraints)
         # Not nested: the cache computes one key per lock stripe at a time.
-        inputs = cache.get_or_compute(inputs_key, lambda: load_utility_inputs(db.session, scope))
-        prepared = cache.get_or_compute(
-            key, lambda: prepare_utility(scope, inputs, constraints, objective)
+        inputs = cache.get_or_compute(
+            inputs_key, lambda: load_utility_inputs(session, config, scope)
         )
-        redraw = functools.partial(choose_utility, scope, prepared)
+        prepared = cache.get_or_compute(
+            key, lambda: prepare_utility(ctx, scope, inputs, constraints, objective)
+        )
+        redraw = functools.partial(choose_utility, ctx, scope, prepared)
         source = prepared
     # An answer built from these inputs may be reused only as long as they are kept; a later
     # request for the same query draws again with ``redraw`` (the draw is per request).
@@ -244,10 +236,14 @@ def utility_exclusion(
 
 
 def prepare_utility(
-    scope: Scope, inputs: UtilityInputs, constraints: routing.Constraints, objective: Objective
+    ctx: Context,
+    scope: Scope,
+    inputs: UtilityInputs,
+    constraints: routing.Constraints,
+    objective: Objective,
 ) -> PreparedUtility:
     """Estimate every candidate and compute the decision's shares (cached with the inputs)."""
-    config = current_app.config
+    config = ctx.config
     at = now()
     estimates = estimate_models(inputs.rows, scope.task, at, objectives.estimator_settings(config))
     registry = {m.name: m for m in inputs.registry}
@@ -272,20 +268,20 @@ def prepare_utility(
         )
     policy = objectives.decision_policy(config)
     try:
-        prepared = utility.prepare(entries, objective, policy, _rng())
+        prepared = utility.prepare(entries, objective, policy, ctx.rng)
     except NothingEligible as exc:
         return PreparedUtility(None, exc.ranking, objective, inputs, estimates, p95)
     return PreparedUtility(prepared, None, objective, inputs, estimates, p95)
 
 
-def choose_utility(scope: Scope, p: PreparedUtility) -> Selection:
+def choose_utility(ctx: Context, scope: Scope, p: PreparedUtility) -> Selection:
     """Draw this request's selection from a prepared utility decision."""
     if p.prepared is None:
         raise NoModelQualifies(
             "No model satisfies the constraints.",
             errors={"candidates": {r.estimate.model: r.estimate.excluded_by for r in p.nothing}},
         )
-    decision = utility.choose(p.prepared, objectives.decision_policy(current_app.config), _rng())
+    decision = utility.choose(p.prepared, objectives.decision_policy(ctx.config), ctx.rng)
     selected = decision.selected
     return Selection(
         selected_model=decision.selected_model,
@@ -316,6 +312,7 @@ def warms_up(mode: str, constraints: routing.Constraints) -> bool:
 
 
 def choose(
+    ctx: Context,
     scope: Scope,
     inputs: SelectionInputs,
     constraints: routing.Constraints | None = None,
@@ -325,14 +322,14 @@ def choose(
     qualifies."""
     constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
     used = weights or inputs.weights.weights
-    config = current_app.config
+    config = ctx.config
     try:
         decision = routing.decide(
             candidates(inputs, constraints.models, scope.task),
             constraints,
             used,
             exploration=objectives.exploration_for(config, WEIGHTED),
-            rng=_rng(),
+            rng=ctx.rng,
             warmup=warms_up(config["AUREA_WARMUP"], constraints),
         )
     except NothingEligible as exc:

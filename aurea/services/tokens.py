@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from aurea.auth import digest, new_token
 from aurea.clock import now
 from aurea.errors import AureaError
-from aurea.storage.cache import token_cache
+from aurea.services.context import Context
 from aurea.storage.database import write_session
-from aurea.storage.extensions import db
 from aurea.storage.models import ApiToken
 
 
@@ -28,29 +27,29 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
-def create_token(name: str, role: str) -> str:
+def create_token(ctx: Context, name: str, role: str) -> str:
     """Store a new token's digest and return the token itself (shown once, never stored)."""
     token = new_token()
-    session = write_session()
+    session = write_session(ctx.session)
     if session.scalar(sa.select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise TokenError(f"A token named {name!r} already exists.")
     session.add(ApiToken(name=name, role=role, token_sha256=digest(token), created_at=now()))
     session.commit()
-    token_cache().clear()
+    ctx.token_cache.clear()
     return token
 
 
-def list_tokens() -> list[TokenInfo]:
-    rows = db.session.scalars(sa.select(ApiToken).order_by(ApiToken.name))
+def list_tokens(ctx: Context) -> list[TokenInfo]:
+    rows = ctx.session.scalars(sa.select(ApiToken).order_by(ApiToken.name))
     return [TokenInfo(t.name, t.role, t.created_at, t.revoked_at) for t in rows]
 
 
-def revoke_token(name: str) -> None:
-    session = write_session()
+def revoke_token(ctx: Context, name: str) -> None:
+    session = write_session(ctx.session)
     token = session.scalar(sa.select(ApiToken).where(ApiToken.name == name))
     if token is None:
         raise TokenError(f"No token named {name!r}.")
     if token.revoked_at is None:
         token.revoked_at = now()
     session.commit()
-    token_cache().clear()
+    ctx.token_cache.clear()

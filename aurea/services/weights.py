@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from aurea.domain.scoring import DEFAULT_WEIGHTS, Weights
 from aurea.errors import AureaError, InvalidWeights
+from aurea.services.context import Context
 from aurea.storage.database import write_session
-from aurea.storage.extensions import db
 from aurea.storage.models import WeightHistory
 
 
@@ -60,9 +60,9 @@ def append_weights(
     return row
 
 
-def current_weights() -> WeightRecord:
+def current_weights(ctx: Context) -> WeightRecord:
     """Return the weights in force."""
-    return weights_in_force(db.session)
+    return weights_in_force(ctx.session)
 
 
 WEIGHTS_SUM_MESSAGE = "cost_weight + quality_weight + latency_weight must be 1.0."
@@ -80,10 +80,10 @@ def require_sum_to_one(weights: Weights, location: str = "json") -> Weights:
     return weights
 
 
-def set_weights(weights: Weights, actor: str | None = None) -> WeightRecord:
+def set_weights(ctx: Context, weights: Weights, actor: str | None = None) -> WeightRecord:
     """Replace the weights by hand; weights must sum to 1 (within 1e-6)."""
     require_sum_to_one(weights)
-    session = write_session()
+    session = write_session(ctx.session)
     previous = weights_in_force(session)
     row = append_weights(
         session,
@@ -111,10 +111,10 @@ def _record(row: WeightHistory) -> WeightRecord:
     )
 
 
-def weight_history(page: int, page_size: int) -> tuple[list[WeightRecord], int]:
+def weight_history(ctx: Context, page: int, page_size: int) -> tuple[list[WeightRecord], int]:
     """Return one page of weight_history, newest first, and the total number of rows."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(WeightHistory))
-    rows = db.session.scalars(
+    total = ctx.session.scalar(sa.select(sa.func.count()).select_from(WeightHistory))
+    rows = ctx.session.scalars(
         sa.select(WeightHistory)
         .order_by(WeightHistory.id.desc())
         .offset((page - 1) * page_size)
@@ -123,9 +123,9 @@ def weight_history(page: int, page_size: int) -> tuple[list[WeightRecord], int]:
     return [_record(r) for r in rows], total
 
 
-def rollback_weights(history_id: int, actor: str | None = None) -> WeightRecord:
+def rollback_weights(ctx: Context, history_id: int, actor: str | None = None) -> WeightRecord:
     """Restore the weights of a weight_history row by appending a ``rollback`` row."""
-    session = write_session()
+    session = write_session(ctx.session)
     target = session.get(WeightHistory, history_id)
     if target is None:
         raise WeightsNotFound(f"No weight_history row with id {history_id}.")

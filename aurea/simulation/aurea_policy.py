@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from aurea.app import create_app
+from aurea.app_context import service_context
 from aurea.clock import FrozenClock
 from aurea.domain import routing
 from aurea.services import optimize, records, registry, selection
@@ -64,6 +65,7 @@ class AureaPolicy(Policy):
         sa.event.listen(db.engine, "connect", _no_fsync)
         db.engine.dispose()
         upgrade(directory=str(MIGRATIONS_DIR))
+        self.ctx = service_context()
         self.next_optimize = next_weekly(start) if weekly_optimize else None
         self.optimize_runs = 0
         self.registered: set[str] = set()
@@ -73,27 +75,30 @@ class AureaPolicy(Policy):
         for name in available:
             if name not in self.registered:  # a model appears: the operator registers it
                 try:
-                    registry.create_model(name)
+                    registry.create_model(self.ctx, name)
                 except ModelExists:  # one of the models migrations register (a replay)
                     pass
                 self.registered.add(name)
         constraints = routing.Constraints(
             models=tuple(available), min_requests=self.app.config["AUREA_MIN_REQUESTS"]
         )
-        return selection.select_model(Scope.from_request(task=task), constraints).selected_model
+        scope = Scope.from_request(self.ctx.config, task=task)
+        return selection.select_model(self.ctx, scope, constraints).selected_model
 
     def observe(self, outcomes, at):
         self.clock.current = at
         if outcomes:
             records.record_requests(
+                self.ctx,
                 [
                     records.Record(o.model, o.latency, o.cost, o.success, task=o.task, at=o.at)
                     for o in outcomes
-                ]
+                ],
             )
         while self.next_optimize is not None and self.next_optimize <= at:
             self.clock.current = self.next_optimize
-            optimize.optimize_weights(Scope.from_request(), actor="simulator")
+            scope = Scope.from_request(self.ctx.config)
+            optimize.optimize_weights(self.ctx, scope, actor="simulator")
             self.optimize_runs += 1
             self.next_optimize = next_weekly(self.next_optimize)
             self.clock.current = at

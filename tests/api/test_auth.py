@@ -5,6 +5,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
+from aurea.app_context import service_context
 from aurea.services.tokens import revoke_token
 from aurea.storage.extensions import db
 from aurea.storage.models import ApiToken, WeightHistory
@@ -78,7 +79,7 @@ def test_docs_and_health_stay_open_when_tokens_exist(client, tokens, path):
 def test_revoked_token_is_refused_and_revoking_all_does_not_reopen(app, client, tokens):
     with app.app_context():
         for role in ALLOWED:
-            revoke_token(f"{role}-token")
+            revoke_token(service_context(), f"{role}-token")
     assert call(client, "select", tokens["admin"]).status_code == 401
     assert call(client, "select").status_code == 401
 

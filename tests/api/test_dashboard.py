@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from aurea.app_context import service_context
 from aurea.services.dashboard import dashboard
 from aurea.services.metrics import metrics_summary
 from aurea.services.scope import Scope
@@ -64,9 +65,9 @@ def test_an_empty_window_shows_the_cold_start_choice(client):
 
 def test_components_come_from_the_statistics_metrics_uses(app, traffic):
     with app.app_context():
-        scope = Scope.from_request(window="24h")
-        data = dashboard(scope)
-        metrics = metrics_summary(scope)
+        scope = Scope.from_request(service_context().config, window="24h")
+        data = dashboard(service_context(), scope)
+        metrics = metrics_summary(service_context(), scope)
     w = data.weights.weights
     for row in data.models:
         assert row.metrics == metrics[row.name]
@@ -187,7 +188,9 @@ def test_trends_have_a_point_per_hour_of_the_window_from_the_hourly_aggregates(
     record("gpt-4", 2.0, 0.02, True)
     record("llama-2-70b", 0.5, 0.001, True, task="code")
     with app.app_context():
-        data = dashboard(Scope.from_request(window="24h"))
+        data = dashboard(
+            service_context(), Scope.from_request(service_context().config, window="24h")
+        )
     assert data.trends.hours == 1 and len(data.trends.starts) == 25
     gpt4 = next(s for s in data.trends.series if s.model == "gpt-4")
     by_hour = {p.start.hour: p for p in gpt4.points if p.requests}
@@ -300,12 +303,12 @@ def test_recent_decisions_list_select_answers_newest_first_with_their_reasons(cl
 
 
 def test_the_decision_log_is_bounded(app, client):
-    from aurea.services.decisions import RECENT_DECISIONS, decision_log
+    from aurea.services.decisions import RECENT_DECISIONS
 
     for _ in range(RECENT_DECISIONS + 5):
         assert client.get("/router/select").status_code == 200
     with app.app_context():
-        assert len(decision_log()) == RECENT_DECISIONS
+        assert len(service_context().decisions) == RECENT_DECISIONS
     assert len(attribute_values(page_of(client), "data-decision-model")) == RECENT_DECISIONS
 
 

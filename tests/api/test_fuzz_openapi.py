@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
+from aurea.app_context import service_context
 from aurea.services.tokens import create_token
 
 pytestmark = pytest.mark.slow
@@ -88,7 +89,7 @@ def fuzz(operation, mode: GenerationMode, token: str) -> None:
 def test_fuzzed_requests_never_get_a_5xx_and_every_response_matches_its_schema(app):
     # With a token in place, schemathesis also checks that calls without it are refused.
     with app.app_context():
-        token = create_token("fuzzer", "admin")
+        token = create_token(service_context(), "fuzzer", "admin")
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 7

@@ -2,6 +2,7 @@
 
 import pytest
 
+from aurea.app_context import service_context
 from aurea.services.weights import current_weights
 
 
@@ -19,7 +20,7 @@ def test_optimize_command_prints_old_and_new_weights_and_saves_them(app, runner,
     assert "new:       cost=0.5200 quality=0.3800 latency=0.1000" in result.output
     assert "proportion" in result.output
     with app.app_context():
-        weights = current_weights()
+        weights = current_weights(service_context())
     assert weights.source == "optimize"
     assert weights.weights.cost == pytest.approx(0.52)
 
@@ -32,7 +33,7 @@ def test_optimize_command_dry_run_changes_nothing(app, runner, record):
     assert "new:       cost=0.5200" in result.output
     assert "nothing was changed" in result.output
     with app.app_context():
-        assert current_weights().source == "default"
+        assert current_weights(service_context()).source == "default"
 
 
 def test_optimize_command_explains_when_weights_stay(app, runner):
@@ -46,11 +47,11 @@ def test_optimize_command_on_unchanged_data_saves_no_new_row(app, runner, record
     seed_two_models(record)
     assert "saved as weight_history row" in runner.invoke(args=["aurea", "optimize"]).output
     with app.app_context():
-        saved = current_weights().id
+        saved = current_weights(service_context()).id
     result = runner.invoke(args=["aurea", "optimize"])
     assert result.exit_code == 0, result.output
     assert "status:    unchanged" in result.output
     assert "already match" in result.output
     assert "saved as" not in result.output
     with app.app_context():
-        assert current_weights().id == saved
+        assert current_weights(service_context()).id == saved

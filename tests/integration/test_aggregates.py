@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from aurea.app_context import service_context
 from aurea.domain.windows import floor_to_hour
 from aurea.services.aggregates import rebuild_aggregates, roll_up
 from aurea.services.metrics import metrics_summary
@@ -44,6 +45,7 @@ def record_random_rows(clock, count: int, seed: int = 7) -> None:
     for _ in range(count):
         clock.advance(seconds=rng.uniform(0, 90))  # ~50 hours for 4,000 rows
         record_request(
+            service_context(),
             rng.choice(MODELS),
             latency=rng.lognormvariate(-0.5, 0.8),
             cost=rng.uniform(0, 0.05),
@@ -57,7 +59,7 @@ def test_incremental_aggregates_equal_a_rebuild_from_raw_rows(ctx, clock):
     incremental_stats, incremental_bins = aggregate_tables()
     assert len({key[0] for key in incremental_stats}) > 24, "rows should span many hours"
 
-    report = rebuild_aggregates()
+    report = rebuild_aggregates(db.session)
     db.session.remove()
     rebuilt_stats, rebuilt_bins = aggregate_tables()
 
@@ -79,7 +81,7 @@ def test_rebuild_restores_aggregates_that_were_lost(ctx, clock):
     db.session.execute(sa.delete(ModelStatsHourly))
     db.session.execute(sa.delete(LatencyHistogramHourly))
     db.session.commit()
-    rebuild_aggregates()
+    rebuild_aggregates(db.session)
     db.session.remove()
     after = aggregate_tables()
     assert after[1] == before[1]
@@ -88,10 +90,10 @@ def test_rebuild_restores_aggregates_that_were_lost(ctx, clock):
 
 @pytest.mark.weighted_objective
 def test_reads_with_nothing_to_roll_up_read_no_raw_row(ctx, clock):
-    record_request("gpt-4", 0.8, 0.03, True)
-    record_request("gpt-3.5-turbo", 0.3, 0.002, True, task="code")
-    scope = Scope.from_request(task="code")
-    expected = (select_model(scope), metrics_summary(scope))  # rolls the two rows up
+    record_request(ctx, "gpt-4", 0.8, 0.03, True)
+    record_request(ctx, "gpt-3.5-turbo", 0.3, 0.002, True, task="code")
+    scope = Scope.from_request(ctx.config, task="code")
+    expected = (select_model(ctx, scope), metrics_summary(ctx, scope))  # rolls the two rows up
 
     statements = []
     sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
@@ -99,8 +101,8 @@ def test_reads_with_nothing_to_roll_up_read_no_raw_row(ctx, clock):
     db.session.execute(sa.delete(RequestMetric))
     db.session.commit()
     statements.clear()
-    assert (select_model(scope), metrics_summary(scope)) == expected
-    optimize_weights(Scope.from_request(), dry_run=True)
+    assert (select_model(ctx, scope), metrics_summary(ctx, scope)) == expected
+    optimize_weights(ctx, Scope.from_request(ctx.config), dry_run=True)
     raw = [s for s in statements if "request_metrics" in s]
     # Only the check against the watermark (the newest id handed out) names the raw rows.
     assert raw and all("rollup_watermark" in s and "GROUP BY" not in s for s in raw)
@@ -108,12 +110,12 @@ def test_reads_with_nothing_to_roll_up_read_no_raw_row(ctx, clock):
 
 
 def test_a_read_rolls_up_only_the_rows_recorded_since_the_last_roll_up(ctx, clock):
-    record_request("gpt-4", 1.0, 0.01, True)
-    assert metrics_summary(Scope.from_request())["gpt-4"]["total_requests"] == 1
+    record_request(ctx, "gpt-4", 1.0, 0.01, True)
+    assert metrics_summary(ctx, Scope.from_request(ctx.config))["gpt-4"]["total_requests"] == 1
     db.session.execute(sa.delete(RequestMetric))  # rolled up: no longer needed by reads
     db.session.commit()
-    record_request("gpt-4", 3.0, 0.03, False)
-    summary = metrics_summary(Scope.from_request())["gpt-4"]
+    record_request(ctx, "gpt-4", 3.0, 0.03, False)
+    summary = metrics_summary(ctx, Scope.from_request(ctx.config))["gpt-4"]
     assert summary["total_requests"] == 2
     assert summary["average_latency"] == pytest.approx(2.0)
     assert summary["success_rate"] == pytest.approx(0.5)
@@ -122,11 +124,11 @@ def test_a_read_rolls_up_only_the_rows_recorded_since_the_last_roll_up(ctx, cloc
 
 
 def test_record_adds_to_the_hour_bucket_of_its_timestamp(ctx, clock):
-    record_request("gpt-4", 0.5, 0.01, True, task="code")
+    record_request(ctx, "gpt-4", 0.5, 0.01, True, task="code")
     clock.advance(minutes=30)  # 10:50, same hour
-    record_request("gpt-4", 1.5, 0.03, False, task="code")
+    record_request(ctx, "gpt-4", 1.5, 0.03, False, task="code")
     clock.advance(minutes=15)  # 11:05, next hour
-    record_request("gpt-4", 1.0, 0.02, True)
+    record_request(ctx, "gpt-4", 1.0, 0.02, True)
     stats, _ = aggregate_tables()
     hour = clock.current.replace(minute=0, second=0, microsecond=0)
     assert stats[(hour - timedelta(hours=1), "gpt-4", "code")][:4] == (2, 1, 2.0, 0.04)

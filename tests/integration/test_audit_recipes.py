@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from aurea.app_context import service_context
 from aurea.clock import utcnow
 from aurea.domain.scoring import Weights
 from aurea.services.optimize import optimize_weights
@@ -39,10 +40,12 @@ def history(app):
     """default row, then a manual change, then an optimize run."""
     with app.app_context():
         start = utcnow()
-        set_weights(Weights(0.5, 0.3, 0.2), actor="token:ops")
-        record_request("gpt-4", 1.0, 0.01, True)
-        record_request("gpt-3.5-turbo", 1.0, 0.03, False)
-        optimize_weights(Scope.from_request(), actor="cli:auditor")
+        set_weights(service_context(), Weights(0.5, 0.3, 0.2), actor="token:ops")
+        record_request(service_context(), "gpt-4", 1.0, 0.01, True)
+        record_request(service_context(), "gpt-3.5-turbo", 1.0, 0.03, False)
+        optimize_weights(
+            service_context(), Scope.from_request(service_context().config), actor="cli:auditor"
+        )
         yield start
         db.session.remove()
 

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from aurea.app_context import service_context
 from aurea.services.aggregates import rebuild_aggregates, roll_up
 from aurea.services.records import record_request
 from aurea.storage.extensions import db
@@ -36,7 +37,9 @@ def test_concurrent_writers_and_roll_ups_count_every_record_exactly_once(app):
     def write(writer: int) -> None:
         with app.app_context():
             for n in range(RECORDS_PER_WRITER):
-                record_request(f"model-{writer % 2}", 0.1 + n / 100, 0.001, n % 5 != 0)
+                record_request(
+                    service_context(), f"model-{writer % 2}", 0.1 + n / 100, 0.001, n % 5 != 0
+                )
                 db.session.remove()
 
     def roll_up_until_done() -> int:
@@ -58,7 +61,7 @@ def test_concurrent_writers_and_roll_ups_count_every_record_exactly_once(app):
     assert aggregated(app) == (expected, expected, expected)
     with app.app_context():
         stats = sorted(tuple(r) for r in db.session.execute(sa.select(ModelStatsHourly.__table__)))
-        rebuild_aggregates()
+        rebuild_aggregates(db.session)
         db.session.remove()
         rebuilt = sorted(
             tuple(r) for r in db.session.execute(sa.select(ModelStatsHourly.__table__))
@@ -93,7 +96,9 @@ def test_a_roll_up_waits_for_a_row_whose_id_commits_after_a_higher_one(app, data
                 )
             )  # its id is handed out; not committed yet
             with app.app_context():
-                record_request("gpt-4", 1.5, 0.02, True)  # a higher id, committed first
+                record_request(
+                    service_context(), "gpt-4", 1.5, 0.02, True
+                )  # a higher id, committed first
                 db.session.remove()
             with ThreadPoolExecutor(1) as pool:
                 rolled = pool.submit(aggregated, app)

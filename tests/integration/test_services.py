@@ -4,9 +4,13 @@ from datetime import UTC
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from aurea.app_context import service_context
+from aurea.domain.routing import Constraints
 from aurea.domain.scoring import Weights
 from aurea.errors import InvalidWeights
+from aurea.services.context import Context
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
@@ -22,7 +26,7 @@ def history() -> list[WeightHistory]:
 
 
 def test_record_stores_one_row_with_aware_utc_timestamp(ctx):
-    record_request("gpt-4", 0.5, 0.02, True)
+    record_request(ctx, "gpt-4", 0.5, 0.02, True)
     db.session.remove()
     row = db.session.scalars(sa.select(RequestMetric)).one()
     assert (row.model, row.latency, row.cost, row.success) == ("gpt-4", 0.5, 0.02, True)
@@ -30,33 +34,33 @@ def test_record_stores_one_row_with_aware_utc_timestamp(ctx):
 
 
 def test_record_registers_unknown_model_once(ctx):
-    record_request("new-model", 0.5, 0.02, True)
-    record_request("new-model", 0.7, 0.02, False)
+    record_request(ctx, "new-model", 0.5, 0.02, True)
+    record_request(ctx, "new-model", 0.7, 0.02, False)
     names = db.session.scalars(
         sa.select(RegisteredModel.name).where(RegisteredModel.name == "new-model")
     ).all()
     assert names == ["new-model"]
-    assert metrics_summary(Scope.from_request())["new-model"]["total_requests"] == 2
+    assert metrics_summary(ctx, Scope.from_request(ctx.config))["new-model"]["total_requests"] == 2
 
 
 def test_set_weights_appends_manual_row_pointing_at_previous(ctx):
-    set_weights(Weights(0.5, 0.3, 0.2))
+    set_weights(ctx, Weights(0.5, 0.3, 0.2))
     rows = history()
     assert [r.source for r in rows] == ["default", "manual"]
     assert rows[1].inputs["previous_weights_id"] == rows[0].id
-    assert current_weights().weights == Weights(0.5, 0.3, 0.2)
+    assert current_weights(ctx).weights == Weights(0.5, 0.3, 0.2)
 
 
 def test_set_weights_not_summing_to_one_stores_nothing(ctx):
     with pytest.raises(InvalidWeights):
-        set_weights(Weights(0.5, 0.5, 0.5))
+        set_weights(ctx, Weights(0.5, 0.5, 0.5))
     assert [r.source for r in history()] == ["default"]
 
 
 def test_optimize_stores_its_inputs_for_auditors(ctx):
-    record_request("a", 1.0, 0.01, True)
-    record_request("b", 1.0, 0.03, False)
-    result = optimize_weights(Scope.from_request())
+    record_request(ctx, "a", 1.0, 0.01, True)
+    record_request(ctx, "b", 1.0, 0.03, False)
+    result = optimize_weights(ctx, Scope.from_request(ctx.config))
     row = history()[-1]
     assert row.source == "optimize"
     assert row.id == result.history_id
@@ -67,20 +71,22 @@ def test_optimize_stores_its_inputs_for_auditors(ctx):
 
 
 def test_optimize_dry_run_and_unchanged_store_nothing(ctx):
-    optimize_weights(Scope.from_request())  # no data: unchanged
-    record_request("a", 1.0, 0.01, True)
-    record_request("b", 1.0, 0.03, False)
-    assert optimize_weights(Scope.from_request(), dry_run=True).status == "proposed"
+    optimize_weights(ctx, Scope.from_request(ctx.config))  # no data: unchanged
+    record_request(ctx, "a", 1.0, 0.01, True)
+    record_request(ctx, "b", 1.0, 0.03, False)
+    assert optimize_weights(ctx, Scope.from_request(ctx.config), dry_run=True).status == "proposed"
     assert len(history()) == 1
 
 
 def test_optimize_respects_configured_floor(app):
     app.config["AUREA_MIN_WEIGHT"] = 0.2
     with app.app_context():
-        record_request("a", 1.0, 0.01, True)
-        record_request("b", 1.0, 0.03, True)
+        record_request(service_context(), "a", 1.0, 0.01, True)
+        record_request(service_context(), "b", 1.0, 0.03, True)
         # only cost varies: cost gets everything above the floors
-        weights = optimize_weights(Scope.from_request()).weights
+        weights = optimize_weights(
+            service_context(), Scope.from_request(service_context().config)
+        ).weights
     assert weights.cost == pytest.approx(0.6)
     assert weights.quality == pytest.approx(0.2)
     assert weights.latency == pytest.approx(0.2)
@@ -88,17 +94,36 @@ def test_optimize_respects_configured_floor(app):
 
 @pytest.mark.weighted_objective
 def test_select_breaks_score_ties_by_name(ctx):
-    record_request("zeta", 1.0, 0.01, True)
-    record_request("alpha", 1.0, 0.01, True)
-    chosen = select_model(Scope.from_request())
+    record_request(ctx, "zeta", 1.0, 0.01, True)
+    record_request(ctx, "alpha", 1.0, 0.01, True)
+    chosen = select_model(ctx, Scope.from_request(ctx.config))
     assert chosen.selected_model == "alpha"
     assert chosen.score == pytest.approx(1.0)
 
 
 @pytest.mark.weighted_objective
 def test_models_without_data_do_not_compete_once_any_model_has_data(ctx):
-    record_request("only-one", 5.0, 1.0, False)
-    chosen = select_model(Scope.from_request())
+    record_request(ctx, "only-one", 5.0, 1.0, False)
+    chosen = select_model(ctx, Scope.from_request(ctx.config))
     assert chosen.selected_model == "only-one"
     # alone it gets full cost and latency scores, and quality 0
     assert chosen.score == pytest.approx(0.33 + 0.33)
+
+
+def test_a_service_runs_outside_flask_on_a_plain_session_and_a_dict_of_settings(app):
+    # No application context: the use cases read only what their Context gives them.
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with Session(engine) as session:
+            ctx = Context(session=session, config=dict(app.config))
+            record_request(ctx, "plain-a", 0.5, 0.001, True)
+            record_request(ctx, "plain-b", 0.5, 0.001, False)
+            scope = Scope.from_request(ctx.config)
+            summary = metrics_summary(ctx, scope)
+            chosen = select_model(ctx, scope, Constraints(models=("plain-a", "plain-b")))
+        assert summary["plain-a"]["total_requests"] == 1
+        assert summary["plain-b"]["success_rate"] == 0.0
+        assert chosen.selected_model in ("plain-a", "plain-b")
+        assert "plain-a" in ctx.registered  # the registration this process has seen
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
+from aurea.app_context import service_context
 from aurea.domain.scoring import Weights
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
@@ -43,10 +44,12 @@ def test_pragmas_make_sqlite_durable_and_concurrent(begins):
 
 
 def test_write_services_begin_immediate_even_after_a_read(begins):
-    metrics_summary(Scope.from_request())  # leaves a read transaction open
-    record_request("gpt-4", 0.5, 0.01, True)
-    set_weights(Weights(0.4, 0.4, 0.2))
-    optimize_weights(Scope.from_request())
+    metrics_summary(
+        service_context(), Scope.from_request(service_context().config)
+    )  # leaves a read transaction open
+    record_request(service_context(), "gpt-4", 0.5, 0.01, True)
+    set_weights(service_context(), Weights(0.4, 0.4, 0.2))
+    optimize_weights(service_context(), Scope.from_request(service_context().config))
     # optimize rolls the record up first: a read finds it, a write transaction adds it.
     assert begins == [
         "BEGIN",

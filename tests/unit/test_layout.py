@@ -105,6 +105,24 @@ def test_the_domain_imports_no_web_framework_database_or_outer_layer():
         assert not outside, f"{name} imports {sorted(outside)}"
 
 
+def test_services_take_plain_arguments_and_read_no_flask_globals():
+    # A use case gets its session, settings and shared state in a Context
+    # (aurea.services.context), so it runs from a view, the CLI, the simulator or a test.
+    found = modules()
+    for name in (n for n in found if n.startswith("aurea.services")):
+        every = imported(found[name], name, set())
+        bad = sorted(
+            m
+            for m in every
+            if m.split(".")[0] in ("flask", "flask_sqlalchemy") or m == "aurea.storage.extensions"
+        )
+        assert not bad, f"{name} imports {bad}"
+        source = found[name].read_text()
+        assert "current_app" not in source and "db.session" not in source.replace(
+            "flask-sqlalchemy's db.session", ""
+        ), name
+
+
 @pytest.mark.parametrize("name", sorted(modules()))
 def test_a_module_over_400_lines_says_why_at_its_top(name):
     path = modules()[name]
