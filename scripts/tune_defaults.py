@@ -45,7 +45,8 @@ GRIDS = {
     "optimize": {"AUREA_MIN_WEIGHT": [0.05, 0.1, 0.2], "AUREA_MAX_WEIGHT_STEP": [1.0, 0.1]},
     # the utility mode's estimators (docs/decisions.md, "Estimates with uncertainty")
     "half_life": {"AUREA_SUCCESS_HALF_LIFE_HOURS": [12, 16, 24, 48]},
-    "incident": {"AUREA_INCIDENT_HALF_LIFE_HOURS": [2, 4, 8, 24]},
+    "incident": {"AUREA_INCIDENT_HALF_LIFE_HOURS": [1, 2, 4, 8, 24]},
+    "incident_traffic": {"AUREA_INCIDENT_REQUEST_HOURS": [0, 300, 600, 2400]},
     "memory": {"AUREA_MEMORY": [0, 25, 50, 100]},
 }
 
