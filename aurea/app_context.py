@@ -29,14 +29,18 @@ log = logging.getLogger(__name__)
 def service_context() -> Context:
     app = current_app
     extensions = app.extensions
+    if RNG not in extensions:  # once per process and app (a Random seeds itself from urandom)
+        extensions.setdefault(DECISIONS, DecisionLog())
+        extensions.setdefault(REGISTERED, set())
+        extensions.setdefault(RNG, random.Random(app.config["AUREA_RANDOM_SEED"]))  # last
     return Context(
         session=db.session,
         config=app.config,
         cache=read_cache(),
         token_cache=token_cache(),
-        rng=extensions.setdefault(RNG, random.Random(app.config["AUREA_RANDOM_SEED"])),
-        decisions=extensions.setdefault(DECISIONS, DecisionLog()),
-        registered=extensions.setdefault(REGISTERED, set()),
+        rng=extensions[RNG],
+        decisions=extensions[DECISIONS],
+        registered=extensions[REGISTERED],
     )
 
 
