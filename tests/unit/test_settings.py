@@ -26,6 +26,12 @@ def test_the_default_settings_are_accepted():
         ("AUREA_WINDOW", "fortnight", "window"),
         ("AUREA_MAX_WEIGHT_STEP", 0.0, "AUREA_MAX_WEIGHT_STEP must be in (0, 1]"),
         ("AUREA_SQLITE_SYNCHRONOUS", "OFF", "AUREA_SQLITE_SYNCHRONOUS must be FULL or NORMAL"),
+        (
+            "AUREA_INCIDENT_HALF_LIFE_HOURS",
+            0.0,
+            "AUREA_INCIDENT_HALF_LIFE_HOURS must be more than 0",
+        ),
+        ("AUREA_INCIDENT_REQUEST_HOURS", -1.0, "AUREA_INCIDENT_REQUEST_HOURS must be 0 or more"),
     ],
 )
 def test_a_bad_setting_stops_the_app_from_starting(name, value, message):
