@@ -164,7 +164,7 @@ class EstimatorSettings:
     task_prior: float = 5.0  # pseudo-requests a task is shrunk toward its model with
     change_delta: float | None = 0.05  # None: no change detection
     incident_half_life_hours: float | None = None  # the hours after a detected drop
-    incident_request_hours: float | None = None  # else sqrt(this / requests an hour) hours
+    incident_request_hours: float | None = None  # else sqrt(this / the scope's requests an hour)
 
 
 @dataclass(frozen=True)
@@ -234,11 +234,13 @@ def _incident_half_life(
         return settings.incident_half_life_hours
     if not settings.incident_request_hours:
         return None
-    # Requests an hour over the last day, or since the oldest row when that is younger.
-    requests = sum(r.requests for r in rows if now - r.bucket_start < 24 * HOUR)
+    # Requests an hour over the hours that started in the last day: from the oldest of them
+    # to now (at least an hour, so that the first minutes do not look busier than they are).
+    day = [r for r in rows if now - r.bucket_start < 24 * HOUR]
+    requests = sum(r.requests for r in day)
     if requests <= 0:
         return None
-    hours = min(24.0, max(1.0, (now - min(r.bucket_start for r in rows)) / HOUR))
+    hours = max(1.0, (now - min(r.bucket_start for r in day)) / HOUR)
     return math.sqrt(settings.incident_request_hours * hours / requests)
 
 
@@ -257,6 +259,9 @@ def estimate_models(
     for r in rows:
         per_model.setdefault(r.model, []).append(r)
     fade = _incident_half_life(rows, now, settings)
+    # A task's decisions route the task's traffic: its incidents fade at its own pace.
+    task_rows = [r for r in rows if r.task == task] if task is not None else []
+    task_fade = _incident_half_life(task_rows, now, settings) if task is not None else None
     out = {}
     for model, model_rows in per_model.items():
         hours = _hours(model_rows, now)
@@ -270,7 +275,7 @@ def estimate_models(
             task_hours = _hours([r for r in model_rows if r.task == task], now)
             requests = sum(h.requests for _, h in task_hours)
             posterior, change_at = _success(
-                task_hours, settings, posterior.mean, settings.task_prior, fade
+                task_hours, settings, posterior.mean, settings.task_prior, task_fade
             )
             task_means = weighted_means([h for _, h in task_hours], settings.price_half_life_hours)
             if task_means is not None and means is not None:

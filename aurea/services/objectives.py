@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 
 from aurea.domain.decide import Policy
@@ -61,7 +62,8 @@ def check_objective_settings(config: Mapping) -> None:
     incident = config.get("AUREA_INCIDENT_HALF_LIFE_HOURS")
     if incident is not None and incident <= 0:
         raise RuntimeError("AUREA_INCIDENT_HALF_LIFE_HOURS must be more than 0")
-    if config.get("AUREA_INCIDENT_REQUEST_HOURS", 0) < 0:
+    request_hours = config.get("AUREA_INCIDENT_REQUEST_HOURS", 0)
+    if not isinstance(request_hours, int | float) or not 0 <= request_hours < math.inf:
         raise RuntimeError("AUREA_INCIDENT_REQUEST_HOURS must be 0 or more")
     for name in ("AUREA_SUCCESS_HALF_LIFE_HOURS", "AUREA_PRICE_HALF_LIFE_HOURS"):
         if config[name] <= 0:

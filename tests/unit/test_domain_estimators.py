@@ -86,36 +86,49 @@ def test_only_a_drop_in_success_uses_the_incident_half_life():
 def test_the_incident_half_life_shrinks_with_the_square_root_of_traffic():
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
-    def rows(per_hour):
-        # 42 hours at 95 % then 6 at 30 %, the last one the current hour: the 24 hours that
-        # started in the last day hold 24 * ``per_hour`` requests.
+    def rows(per_hour, hours=48, task="", others=0):
+        # ``hours`` hours at 95 % then 6 at 30 %, the newest the hour before now; ``others``
+        # requests an hour of another task beside them, always successful.
         out = []
-        for i in range(48):
-            start = now - timedelta(hours=47 - i)
-            s = round(per_hour * (0.95 if i < 42 else 0.3))
-            out.append(HourRow(start, "m", "", per_hour, s, 1.0, 1.0, start))
+        for i in range(hours):
+            start = now - timedelta(hours=hours - i)
+            s = round(per_hour * (0.95 if i < hours - 6 else 0.3))
+            out.append(HourRow(start, "m", task, per_hour, s, 1.0, 1.0, start))
+            if others:
+                out.append(HourRow(start, "m", "other", others, others, 1.0, 1.0, start))
         return out
 
-    def strength(per_hour, **kw):
-        settings = EstimatorSettings(memory=0, success_half_life_hours=None, **kw)
-        return estimate_models(rows(per_hour), None, now, settings)["m"].posterior.strength
+    def strength(data, task=None, **kw):
+        settings = EstimatorSettings(memory=0, **{"success_half_life_hours": None, **kw})
+        return estimate_models(data, task, now, settings)["m"].posterior.strength
 
-    # 600 request-hours over 600 requests an hour: a half-life of sqrt(600 / 600) = 1 h,
-    # the same posterior as AUREA_INCIDENT_HALF_LIFE_HOURS=1; at 6 an hour sqrt(100) = 10 h.
-    assert strength(600, incident_request_hours=600) == pytest.approx(
-        strength(600, incident_half_life_hours=1)
+    # The 23 hours that started in the last day hold 23 * 600 requests: 600 an hour, so a
+    # half-life of sqrt(600 / 600) = 1 h. The prior's 2, then the six hours from the drop on
+    # (ages 0.5 .. 5.5 h: an hour's age is to its middle) at that half-life.
+    expected = 2 + sum(600 * 0.5 ** (a + 0.5) for a in range(6))
+    assert strength(rows(600), incident_request_hours=600) == pytest.approx(expected)
+    # At 6 an hour: sqrt(600 / 6) = 10 h, the same as a fixed 10-hour incident half-life.
+    assert strength(rows(6), incident_request_hours=600) == pytest.approx(
+        strength(rows(6), incident_half_life_hours=10)
     )
-    assert strength(6, incident_request_hours=600) == pytest.approx(
-        strength(6, incident_half_life_hours=10)
+    # Nine hours of rows, younger than a day: the rate is over those nine hours (150 an hour
+    # over 9 hours: sqrt(600 / 150) = 2 h), not over 24.
+    assert strength(rows(150, hours=9), incident_request_hours=600) == pytest.approx(
+        strength(rows(150, hours=9), incident_half_life_hours=2)
     )
-    # The prior's 2 and the six hours from the drop on (ages 0, 0.5, 1.5 .. 4.5 h: an hour's
-    # age is to its middle, the current one 0) at a 1 h half-life.
-    ages = [0, 0.5, 1.5, 2.5, 3.5, 4.5]
-    expected = 2 + sum(600 * 0.5**a for a in ages)
-    assert strength(600, incident_request_hours=600) == pytest.approx(expected)
+    # Never slower than the success half-life (here 1.5 h against sqrt(600 / 6) = 10 h).
+    assert strength(
+        rows(6), incident_request_hours=600, success_half_life_hours=1.5
+    ) == pytest.approx(strength(rows(6), incident_half_life_hours=1.5, success_half_life_hours=1.5))
+    # A task's incident fades at its own traffic's pace (6 an hour: 10 h), not at the
+    # deployment's (600 + 594 an hour).
+    busy = rows(6, task="code", others=594)
+    assert strength(busy, task="code", incident_request_hours=600) == pytest.approx(
+        strength(busy, task="code", incident_half_life_hours=10)
+    )
     # An explicit half-life wins over the traffic-scaled one.
-    assert strength(600, incident_request_hours=600, incident_half_life_hours=4) == (
-        pytest.approx(strength(600, incident_half_life_hours=4))
+    assert strength(rows(600), incident_request_hours=600, incident_half_life_hours=4) == (
+        pytest.approx(strength(rows(600), incident_half_life_hours=4))
     )
 
 
