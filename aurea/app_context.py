@@ -13,6 +13,7 @@ import random
 import sqlalchemy as sa
 from flask import current_app
 
+from aurea.clock import now
 from aurea.services.context import Context
 from aurea.services.decisions import DecisionLog
 from aurea.services.partitions import ensure_partitions
@@ -50,7 +51,7 @@ def ensure_partitions_logged(app) -> None:
     try:
         with app.app_context():
             try:
-                created = ensure_partitions(db.session())
+                created = ensure_partitions(db.session(), now().date())
             finally:
                 db.session.remove()
     except sa.exc.SQLAlchemyError as error:

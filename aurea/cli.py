@@ -104,7 +104,7 @@ def _age(_ctx, _param, value: str):
 def prune_command(older_than, batch_size: int) -> None:
     """Delete raw rows older than an age (PostgreSQL: whole day partitions, then batches);
     the hourly aggregates stay."""
-    report = prune_raw_rows(db.session, older_than, batch_size=batch_size)
+    report = prune_raw_rows(db.session, older_than, now(), batch_size=batch_size)
     click.echo(
         f"deleted {report.deleted} raw rows recorded before {report.cutoff.isoformat()} "
         f"in {report.batches} batches and {report.partitions} day partitions; aggregates kept"

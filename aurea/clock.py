@@ -1,12 +1,14 @@
 """The service's notion of now: timezone-aware UTC, replaceable for tests and simulations.
 
 An application may set ``AUREA_CLOCK`` in its config to any zero-argument callable
-returning an aware datetime (for example a :class:`FrozenClock`); everything that
-stamps records or computes windows asks :func:`now`.
+returning an aware datetime (for example a :class:`FrozenClock`). Services ask the settings
+they were given (:func:`now_in`, ``Context.now``); the HTTP and CLI layers ask :func:`now`,
+which reads the running app's settings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_app_context
@@ -17,13 +19,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def now_in(config: Mapping) -> datetime:
+    """The current time under these settings (the wall clock unless AUREA_CLOCK is set)."""
+    clock = config.get("AUREA_CLOCK")
+    return utcnow() if clock is None else clock()
+
+
 def now() -> datetime:
-    """Return the application's current time (the wall clock unless AUREA_CLOCK is set)."""
-    if has_app_context():
-        clock = current_app.config.get("AUREA_CLOCK")
-        if clock is not None:
-            return clock()
-    return utcnow()
+    """The running application's current time (the wall clock outside an app context)."""
+    return now_in(current_app.config) if has_app_context() else utcnow()
 
 
 class FrozenClock:

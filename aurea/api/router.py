@@ -140,7 +140,7 @@ def reuse_answers(view):
             if served is not None:
                 chosen, body, decision = served
                 observe_selection(chosen.selected_model, chosen.reason)
-                decisions.remember_reused(ctx.decisions, decision)
+                decisions.remember_reused(ctx.decisions, decision, ctx.now())
                 return current_app.response_class(body, mimetype="application/json")
         generation = cache.generation  # an answer computed across a write is not kept
         response = view(*args, **kwargs)
@@ -178,7 +178,7 @@ def select(args: dict):
     )
     g.aurea_selection = chosen  # for reuse_answers
     observe_selection(chosen.selected_model, chosen.reason)
-    g.aurea_decision = decisions.decision_of(chosen)
+    g.aurea_decision = decisions.decision_of(chosen, ctx.now())
     decisions.remember(
         ctx.decisions, g.aurea_decision
     )  # the dashboard's recent decisions (per worker)

@@ -38,7 +38,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
-from aurea.clock import now
 from aurea.domain.histogram import bin_of
 from aurea.domain.windows import floor_to_hour
 from aurea.services import partitions
@@ -308,8 +307,10 @@ class PruneReport:
     partitions: int = 0
 
 
-def prune_raw_rows(session: Session, older_than: timedelta, batch_size: int = 5_000) -> PruneReport:
-    """Delete raw rows recorded before the hour ``older_than`` ago; aggregates stay.
+def prune_raw_rows(
+    session: Session, older_than: timedelta, at: datetime, batch_size: int = 5_000
+) -> PruneReport:
+    """Delete raw rows recorded before the hour ``older_than`` before ``at``; aggregates stay.
 
     On PostgreSQL whole day partitions before the cutoff are dropped; the rest (the day
     the cutoff falls in, the default partition, SQLite's table) is deleted a batch per
@@ -318,7 +319,7 @@ def prune_raw_rows(session: Session, older_than: timedelta, batch_size: int = 5_
     recomputes whole hours only. Request ids recorded before the cutoff are forgotten, and
     partitions for the coming days are created.
     """
-    cutoff = floor_to_hour(now() - older_than)
+    cutoff = floor_to_hour(at - older_than)
     if isinstance(session, scoped_session):
         session = session()
     roll_up(session)  # most of the way, without holding writers up
@@ -349,9 +350,9 @@ def prune_raw_rows(session: Session, older_than: timedelta, batch_size: int = 5_
     )
     session = write_session(session)
     # Per-minute health counts only serve the cooldown's minutes-long lookback.
-    prune_health(session, now() - HEALTH_RETENTION)
+    prune_health(session, at - HEALTH_RETENTION)
     session.commit()
-    partitions.ensure_partitions(session)
+    partitions.ensure_partitions(session, at.date())
     return PruneReport(cutoff, deleted, batches[1], dropped)
 
 

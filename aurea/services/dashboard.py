@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aurea.charts import HistoryPoint
-from aurea.clock import now
 from aurea.domain.estimators import HourRow
 from aurea.domain.histogram import percentile
 from aurea.domain.scoring import ModelScore, ModelStats, Weights, score_models, stats_for_task
@@ -113,7 +112,7 @@ def dashboard(ctx: Context, scope: Scope) -> Dashboard:
     except NoModelQualifies:
         selection = None  # every model is disabled or cooling down
     history, total = load_history(session)
-    at = now()
+    at = ctx.now()
     since = scope.window.start(at)
     rows = load_hourly_rows(session, since)
     bins = load_hourly_bins(session, since)

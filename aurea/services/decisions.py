@@ -13,8 +13,6 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurea.clock import now
-
 RECENT_DECISIONS = 200
 
 
@@ -54,14 +52,14 @@ class DecisionLog:
         return len(self._items)
 
 
-def decision_of(chosen) -> Decision:
-    """The Decision of a Selection (aurea.services.selection)."""
+def decision_of(chosen, at: datetime) -> Decision:
+    """The Decision of a Selection (aurea.services.selection), made at ``at``."""
     if chosen.utility_ranking:
         ranked = [(r.estimate.model, r.estimate.excluded_by) for r in chosen.utility_ranking]
     else:
         ranked = [(e.candidate.model, e.excluded_by) for e in chosen.ranking]
     return Decision(
-        at=now(),
+        at=at,
         selected_model=chosen.selected_model,
         reason=chosen.reason,
         mode=chosen.mode,
@@ -78,6 +76,6 @@ def remember(log: DecisionLog, decision: Decision) -> None:
     log.append(decision)
 
 
-def remember_reused(log: DecisionLog, decision: Decision) -> None:
-    """A cached answer served again: logged as a decision of its own, at the time it is served."""
-    remember(log, dataclasses.replace(decision, at=now(), reused=True))
+def remember_reused(log: DecisionLog, decision: Decision, at: datetime) -> None:
+    """A cached answer served again at ``at``: logged as a decision of its own."""
+    remember(log, dataclasses.replace(decision, at=at, reused=True))

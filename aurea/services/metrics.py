@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurea.clock import now
+from aurea.clock import now_in
 from aurea.domain.estimators import estimate_models
 from aurea.domain.histogram import percentile
 from aurea.domain.objective import UTILITY, utility_parts
@@ -63,14 +63,16 @@ def metrics_summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
 
     Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.storage.cache).
     """
-    return ctx.cache.get_or_compute(cache_key("metrics", scope), lambda: _summary(ctx, scope))
+    return ctx.cache.get_or_compute(
+        cache_key("metrics", scope, ctx.now()), lambda: _summary(ctx, scope)
+    )
 
 
 def _summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
     session, config = ctx.session, ctx.config
     roll_up(session)
     weights = weights_in_force(session).weights
-    scoped = load_scoped_stats(session, scope, with_latency_bins=True)
+    scoped = load_scoped_stats(session, scope, ctx.now(), with_latency_bins=True)
     summary = summarize(load_registry(session, config), scoped, weights, scope)
     if config["AUREA_OBJECTIVE"] == UTILITY:
         add_expected_utility(summary, session, scope, config)
@@ -80,7 +82,7 @@ def _summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
 def add_expected_utility(summary: dict, session, scope: Scope, config) -> None:
     """Utility mode: each model's expected utility in USD (null without data) and the 90 %
     interval of its P(success), from the estimates select uses."""
-    at = now()
+    at = now_in(config)
     rows = load_hourly_rows(session, scope.window.start(at))
     estimates = estimate_models(rows, scope.task, at, objectives.estimator_settings(config))
     objective = objectives.objective_for(config, scope.task)

@@ -46,7 +46,7 @@ def optimize_weights(
     roll_up(ctx.session)
     session = ctx.session if dry_run else write_session(ctx.session)
     previous = weights_in_force(session)
-    scoped = load_scoped_stats(session, scope, with_latency_bins=True)
+    scoped = load_scoped_stats(session, scope, ctx.now(), with_latency_bins=True)
     stats = scoped.ordered()
     registered = load_registry(session, ctx.config)
     proposal = propose_weights(stats, floor)

@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.clock import now
 from aurea.storage.database import write_session
 
 log = logging.getLogger(__name__)
@@ -68,15 +67,12 @@ def day_partitions(session: Session) -> dict[date, str]:
     return found
 
 
-def ensure_partitions(
-    session: Session, first: date | None = None, last: date | None = None
-) -> list[str]:
-    """Create the missing day partitions from ``first`` (default: today) to ``last``
+def ensure_partitions(session: Session, first: date, last: date | None = None) -> list[str]:
+    """Create the missing day partitions from ``first`` (usually today) to ``last``
     (default: DAYS_AHEAD days later), committing; return their names. Nothing on SQLite,
     and no lock is taken when every partition exists."""
     if not is_partitioned(session):
         return []
-    first = first or now().date()
     last = last or first + timedelta(days=DAYS_AHEAD)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     if all(day in day_partitions(session) for day in days):

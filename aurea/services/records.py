@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.clock import now
 from aurea.errors import AureaError
 from aurea.services.context import Context
 from aurea.storage.database import upsert_insert, write_session
@@ -115,7 +114,7 @@ def _store(
     strict = ctx.config["AUREA_STRICT_MODELS"]
     if strict:
         refuse_unregistered(session, records, batch)
-    at = now()
+    at = ctx.now()
     seen: set[str] = set()
     fresh: list[Record] = []
     for r in records:

@@ -10,7 +10,7 @@ from http import HTTPStatus
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.clock import now
+from aurea.clock import now_in
 from aurea.domain.cooldown import ModelCooldown
 from aurea.errors import AureaError
 from aurea.services.aggregates import roll_up
@@ -82,7 +82,7 @@ def _info(m: RegisteredModel, cooldown: ModelCooldown | None = None) -> ModelInf
 
 def load_registry(session: Session, config: Mapping) -> list[ModelInfo]:
     """The registered models, with the cooldowns running now."""
-    cooldowns = load_cooldowns(session, rule_from_config(config), now())
+    cooldowns = load_cooldowns(session, rule_from_config(config), now_in(config))
     rows = session.scalars(sa.select(RegisteredModel).order_by(RegisteredModel.name))
     return [_info(m, cooldowns.get(m.name)) for m in rows]
 
@@ -106,7 +106,7 @@ def create_model(
     model = RegisteredModel(
         name=name,
         description=description,
-        created_at=now(),
+        created_at=ctx.now(),
         enabled=True,
         input_usd_per_million_tokens=input_usd_per_million_tokens,
         output_usd_per_million_tokens=output_usd_per_million_tokens,

@@ -14,7 +14,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from aurea.clock import now
 from aurea.services.context import Context
 from aurea.services.objectives import objective_for
 from aurea.simulation.replay import LoggedCall, PolicyEstimate, logged_estimate, replay
@@ -26,7 +25,7 @@ CHANGED = "aurea-changed"
 
 def logged_calls(ctx: Context, hours: float, limit: int) -> list[LoggedCall]:
     """The newest ``limit`` raw rows of the last ``hours``, oldest first."""
-    since = now() - timedelta(hours=hours)
+    since = ctx.now() - timedelta(hours=hours)
     m = RequestMetric
     rows = ctx.session.execute(
         sa.select(m.created_at, m.model, m.task, m.latency, m.cost, m.success)

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from aurea.clock import now
 from aurea.domain.scoring import ModelStats, stats_for_task
 from aurea.domain.windows import Window, parse_window
 from aurea.services.statistics import load_latency_bins, load_window_stats
@@ -39,9 +38,10 @@ class Scope:
         )
 
 
-def cache_key(kind: str, scope: Scope) -> tuple:
-    """Key a cached answer by what it depends on, including the window's first hour."""
-    return (kind, scope.window.name, scope.window.start(now()), scope.task, scope.min_requests)
+def cache_key(kind: str, scope: Scope, at: datetime) -> tuple:
+    """Key a cached answer by what it depends on, including the window's first hour at
+    ``at``."""
+    return (kind, scope.window.name, scope.window.start(at), scope.task, scope.min_requests)
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,11 @@ class ScopedStats:
 
 
 def load_scoped_stats(
-    session: Session, scope: Scope, with_latency_bins: bool = False
+    session: Session, scope: Scope, at: datetime, with_latency_bins: bool = False
 ) -> ScopedStats:
-    """Read the scope's statistics from the aggregates (task ones where there are enough)."""
-    since = scope.window.start(now())
+    """Read the scope's statistics at ``at`` from the aggregates (task ones where there are
+    enough)."""
+    since = scope.window.start(at)
     overall = load_window_stats(session, since)
     bins = load_latency_bins(session, since) if with_latency_bins else None
     if scope.task is None:

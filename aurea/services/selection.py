@@ -11,9 +11,10 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from http import HTTPStatus
 
-from aurea.clock import now
+from aurea.clock import now_in
 from aurea.domain import decide as utility
 from aurea.domain import routing
 from aurea.domain.errors import NothingEligible
@@ -102,7 +103,7 @@ def load_inputs(session, config, scope: Scope) -> SelectionInputs:
     roll_up(session)
     return SelectionInputs(
         registry=load_registry(session, config),
-        scoped=load_scoped_stats(session, scope, with_latency_bins=True),
+        scoped=load_scoped_stats(session, scope, now_in(config), with_latency_bins=True),
         weights=weights_in_force(session),
     )
 
@@ -111,7 +112,7 @@ def load_utility_inputs(session, config, scope: Scope) -> UtilityInputs:
     """Read what a utility selection in ``scope`` needs (rolled up first:
     aurea.services.aggregates)."""
     roll_up(session)
-    since = scope.window.start(now())
+    since = scope.window.start(now_in(config))
     bins = load_latency_bins(session, since)
     if scope.task is not None:
         task_bins = load_latency_bins(session, since, scope.task)
@@ -125,9 +126,8 @@ def load_utility_inputs(session, config, scope: Scope) -> UtilityInputs:
 
 
 def candidates(
-    inputs: SelectionInputs, wanted: tuple[str, ...] | None, task: str | None = None
+    inputs: SelectionInputs, wanted: tuple[str, ...] | None, at: datetime, task: str | None = None
 ) -> list[routing.Candidate]:
-    at = now()
     registry = {m.name: m for m in inputs.registry}
     bins = inputs.scoped.latency_bins or {}
     chosen = []
@@ -167,13 +167,13 @@ def select_model(
     mode = WEIGHTED if weights is not None else objectives.mode_for(config, mode)
     constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
     if mode == WEIGHTED:
-        key = cache_key("select", scope)
+        key = cache_key("select", scope, ctx.now())
         inputs = cache.get_or_compute(key, lambda: load_inputs(session, config, scope))
         redraw = functools.partial(choose, ctx, scope, inputs, constraints, weights)
         source = inputs
     else:
         objective = objectives.objective_for(config, scope.task, objective_overrides)
-        inputs_key = cache_key("select-utility", scope)
+        inputs_key = cache_key("select-utility", scope, ctx.now())
         key = (inputs_key, objective, constraints)
         # Not nested: the cache computes one key per lock stripe at a time.
         inputs = cache.get_or_compute(
@@ -244,7 +244,7 @@ def prepare_utility(
 ) -> PreparedUtility:
     """Estimate every candidate and compute the decision's shares (cached with the inputs)."""
     config = ctx.config
-    at = now()
+    at = ctx.now()
     estimates = estimate_models(inputs.rows, scope.task, at, objectives.estimator_settings(config))
     registry = {m.name: m for m in inputs.registry}
     wanted = constraints.models if constraints.models is not None else sorted(registry)
@@ -325,7 +325,7 @@ def choose(
     config = ctx.config
     try:
         decision = routing.decide(
-            candidates(inputs, constraints.models, scope.task),
+            candidates(inputs, constraints.models, ctx.now(), scope.task),
             constraints,
             used,
             exploration=objectives.exploration_for(config, WEIGHTED),

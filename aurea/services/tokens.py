@@ -8,7 +8,6 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from aurea.auth import digest, new_token
-from aurea.clock import now
 from aurea.errors import AureaError
 from aurea.services.context import Context
 from aurea.storage.database import write_session
@@ -33,7 +32,7 @@ def create_token(ctx: Context, name: str, role: str) -> str:
     session = write_session(ctx.session)
     if session.scalar(sa.select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise TokenError(f"A token named {name!r} already exists.")
-    session.add(ApiToken(name=name, role=role, token_sha256=digest(token), created_at=now()))
+    session.add(ApiToken(name=name, role=role, token_sha256=digest(token), created_at=ctx.now()))
     session.commit()
     ctx.token_cache.clear()
     return token
@@ -50,6 +49,6 @@ def revoke_token(ctx: Context, name: str) -> None:
     if token is None:
         raise TokenError(f"No token named {name!r}.")
     if token.revoked_at is None:
-        token.revoked_at = now()
+        token.revoked_at = ctx.now()
     session.commit()
     ctx.token_cache.clear()

@@ -1,12 +1,13 @@
 """The service layer on SQLite and PostgreSQL: what is stored, and how it is read back."""
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aurea.app_context import service_context
+from aurea.clock import FrozenClock
 from aurea.domain.routing import Constraints
 from aurea.domain.scoring import Weights
 from aurea.errors import InvalidWeights
@@ -125,5 +126,26 @@ def test_a_service_runs_outside_flask_on_a_plain_session_and_a_dict_of_settings(
         assert summary["plain-b"]["success_rate"] == 0.0
         assert chosen.selected_model in ("plain-a", "plain-b")
         assert "plain-a" in ctx.registered  # the registration this process has seen
+    finally:
+        engine.dispose()
+
+
+def test_outside_flask_the_clock_in_the_settings_stamps_records_and_bounds_windows(app):
+    # Services ask the Context's settings for the time (AUREA_CLOCK), never the app.
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    clock = FrozenClock(datetime(2020, 3, 1, 12, 30, tzinfo=UTC))
+    try:
+        with Session(engine) as session:
+            ctx = Context(session=session, config={**app.config, "AUREA_CLOCK": clock})
+            record_request(ctx, "clocked", 0.5, 0.001, True)
+            stamped = session.scalar(
+                sa.select(RequestMetric.created_at).where(RequestMetric.model == "clocked")
+            )
+            in_hour = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
+            clock.advance(hours=3)
+            later = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
+        assert stamped.replace(tzinfo=UTC) == clock.current - timedelta(hours=3)
+        assert in_hour["clocked"]["total_requests"] == 1
+        assert later["clocked"]["total_requests"] == 0  # three hours on: out of the window
     finally:
         engine.dispose()

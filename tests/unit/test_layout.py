@@ -121,6 +121,19 @@ def test_services_take_plain_arguments_and_read_no_flask_globals():
         assert "current_app" not in source and "db.session" not in source.replace(
             "flask-sqlalchemy's db.session", ""
         ), name
+        # aurea.clock.now reads the running app's AUREA_CLOCK: services ask the Context.
+        app_clock = [
+            node.lineno
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom)
+            and node.module == "aurea.clock"
+            and any(alias.name == "now" for alias in node.names)
+            or isinstance(node, ast.Attribute)
+            and node.attr == "now"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "clock"
+        ]
+        assert not app_clock, f"{name} reads the app's clock (aurea.clock.now) at {app_clock}"
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
