@@ -80,7 +80,7 @@ def optimize_weights(
                 for s in stats
             },
         }
-        row = append_weights(session, target, "optimize", inputs, actor)
+        row = append_weights(session, target, "optimize", inputs, actor, ctx.now())
         session.commit()
         status, weights, history_id = OPTIMIZED, target, row.id
     if status != OPTIMIZED:

@@ -45,9 +45,11 @@ def append_weights(
     source: str,
     inputs: dict[str, Any],
     actor: str | None,
+    at: datetime,
 ) -> WeightHistory:
-    """Add a weight_history row to the session (the caller commits)."""
+    """Add a weight_history row made at ``at`` to the session (the caller commits)."""
     row = WeightHistory(
+        created_at=at,
         cost_weight=weights.cost,
         quality_weight=weights.quality,
         latency_weight=weights.latency,
@@ -91,6 +93,7 @@ def set_weights(ctx: Context, weights: Weights, actor: str | None = None) -> Wei
         "manual",
         {"previous_weights_id": previous.id, "requested": weights.as_dict()},
         actor,
+        ctx.now(),
     )
     session.commit()
     return _record(row)
@@ -136,6 +139,7 @@ def rollback_weights(ctx: Context, history_id: int, actor: str | None = None) ->
         "rollback",
         {"rollback_of": history_id, "previous_weights_id": previous.id},
         actor,
+        ctx.now(),
     )
     session.commit()
     return _record(row)

@@ -57,6 +57,23 @@ def test_batch_with_a_bad_item_names_it_by_index_and_stores_nothing(app, client)
     assert stored_counts(app) == (0, 0)
 
 
+@pytest.mark.parametrize("records", ["x", {"0": {}}, 3])
+def test_batch_records_that_are_not_a_list_say_so(app, client, records):
+    response = client.post("/router/records", json={"records": records})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {"records": ["Not a valid list."]}
+    assert stored_counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize("bad", [None, 1, "record", []])
+def test_a_batch_item_that_is_not_an_object_is_named_by_index(app, client, bad):
+    response = client.post("/router/records", json={"records": [item(0), bad]})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["json"]["records"]
+    assert errors == {"1": {"_schema": ["Invalid input type."]}}
+    assert stored_counts(app) == (0, 0)
+
+
 @pytest.mark.parametrize("size", [0, 1001])
 def test_batch_size_must_be_between_one_and_a_thousand(app, client, size):
     response = client.post("/router/records", json={"records": [item(0)] * size})

@@ -130,7 +130,7 @@ def test_a_service_runs_outside_flask_on_a_plain_session_and_a_dict_of_settings(
         engine.dispose()
 
 
-def test_outside_flask_the_clock_in_the_settings_stamps_records_and_bounds_windows(app):
+def test_outside_flask_the_clock_in_the_settings_stamps_records_weights_and_windows(app):
     # Services ask the Context's settings for the time (AUREA_CLOCK), never the app.
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     clock = FrozenClock(datetime(2020, 3, 1, 12, 30, tzinfo=UTC))
@@ -142,9 +142,11 @@ def test_outside_flask_the_clock_in_the_settings_stamps_records_and_bounds_windo
                 sa.select(RequestMetric.created_at).where(RequestMetric.model == "clocked")
             )
             in_hour = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
+            changed = set_weights(ctx, Weights(0.5, 0.25, 0.25), actor="clocked")
             clock.advance(hours=3)
             later = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
         assert stamped.replace(tzinfo=UTC) == clock.current - timedelta(hours=3)
+        assert changed.created_at.replace(tzinfo=UTC) == clock.current - timedelta(hours=3)
         assert in_hour["clocked"]["total_requests"] == 1
         assert later["clocked"]["total_requests"] == 0  # three hours on: out of the window
     finally:

@@ -105,6 +105,17 @@ def test_the_domain_imports_no_web_framework_database_or_outer_layer():
         assert not outside, f"{name} imports {sorted(outside)}"
 
 
+SERVICE_CLOCK_NAMES = {"now_in", "utcnow", "FrozenClock"}
+
+
+def resolved(node: ast.ImportFrom, name: str) -> str:
+    """The absolute module of a ``from ... import`` in module ``name`` (not a package)."""
+    if not node.level:
+        return node.module or ""
+    anchor = name.split(".")[: -node.level]
+    return ".".join([*anchor, node.module] if node.module else anchor)
+
+
 def test_services_take_plain_arguments_and_read_no_flask_globals():
     # A use case gets its session, settings and shared state in a Context
     # (aurea.services.context), so it runs from a view, the CLI, the simulator or a test.
@@ -121,19 +132,21 @@ def test_services_take_plain_arguments_and_read_no_flask_globals():
         assert "current_app" not in source and "db.session" not in source.replace(
             "flask-sqlalchemy's db.session", ""
         ), name
-        # aurea.clock.now reads the running app's AUREA_CLOCK: services ask the Context.
+        # aurea.clock.now reads the running app's AUREA_CLOCK: services ask the Context. Of
+        # aurea.clock a service may import only these names (never the module itself).
         app_clock = [
             node.lineno
             for node in ast.walk(ast.parse(source))
             if isinstance(node, ast.ImportFrom)
-            and node.module == "aurea.clock"
-            and any(alias.name == "now" for alias in node.names)
-            or isinstance(node, ast.Attribute)
-            and node.attr == "now"
-            and isinstance(node.value, ast.Name)
-            and node.value.id == "clock"
+            and resolved(node, name) == "aurea.clock"
+            and any(alias.name not in SERVICE_CLOCK_NAMES for alias in node.names)
+            or isinstance(node, ast.ImportFrom)
+            and resolved(node, name) == "aurea"
+            and any(alias.name == "clock" for alias in node.names)
+            or isinstance(node, ast.Import)
+            and any(alias.name == "aurea.clock" for alias in node.names)
         ]
-        assert not app_clock, f"{name} reads the app's clock (aurea.clock.now) at {app_clock}"
+        assert not app_clock, f"{name} reaches the app's clock (aurea.clock) at {app_clock}"
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
