@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from aurea.clock import now_in
 from aurea.domain.estimators import estimate_models
 from aurea.domain.histogram import percentile
 from aurea.domain.objective import UTILITY, utility_parts
@@ -72,17 +72,17 @@ def _summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
     session, config = ctx.session, ctx.config
     roll_up(session)
     weights = weights_in_force(session).weights
-    scoped = load_scoped_stats(session, scope, ctx.now(), with_latency_bins=True)
+    at = ctx.now()  # one moment for the whole answer: both parts read the same window
+    scoped = load_scoped_stats(session, scope, at, with_latency_bins=True)
     summary = summarize(load_registry(session, config), scoped, weights, scope)
     if config["AUREA_OBJECTIVE"] == UTILITY:
-        add_expected_utility(summary, session, scope, config)
+        add_expected_utility(summary, session, scope, config, at)
     return summary
 
 
-def add_expected_utility(summary: dict, session, scope: Scope, config) -> None:
-    """Utility mode: each model's expected utility in USD (null without data) and the 90 %
-    interval of its P(success), from the estimates select uses."""
-    at = now_in(config)
+def add_expected_utility(summary: dict, session, scope: Scope, config, at: datetime) -> None:
+    """Utility mode: each model's expected utility in USD at ``at`` (null without data) and
+    the 90 % interval of its P(success), from the estimates select uses."""
     rows = load_hourly_rows(session, scope.window.start(at))
     estimates = estimate_models(rows, scope.task, at, objectives.estimator_settings(config))
     objective = objectives.objective_for(config, scope.task)

@@ -26,18 +26,24 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
+def source_module(node: ast.ImportFrom, path: Path, name: str) -> str:
+    """The absolute module a ``from ... import`` in module ``name`` (at ``path``) reads."""
+    base = node.module or ""
+    if not node.level:
+        return base
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+    return ".".join([*anchor, base] if base else anchor)
+
+
 def imported(path: Path, name: str, known: set[str]) -> set[str]:
     """The names ``path`` imports (``from a import b`` counts as a.b when a.b is a module)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = source_module(node, path, name)
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known)
     return found
@@ -108,14 +114,6 @@ def test_the_domain_imports_no_web_framework_database_or_outer_layer():
 SERVICE_CLOCK_NAMES = {"now_in", "utcnow", "FrozenClock"}
 
 
-def resolved(node: ast.ImportFrom, name: str) -> str:
-    """The absolute module of a ``from ... import`` in module ``name`` (not a package)."""
-    if not node.level:
-        return node.module or ""
-    anchor = name.split(".")[: -node.level]
-    return ".".join([*anchor, node.module] if node.module else anchor)
-
-
 def test_services_take_plain_arguments_and_read_no_flask_globals():
     # A use case gets its session, settings and shared state in a Context
     # (aurea.services.context), so it runs from a view, the CLI, the simulator or a test.
@@ -138,10 +136,10 @@ def test_services_take_plain_arguments_and_read_no_flask_globals():
             node.lineno
             for node in ast.walk(ast.parse(source))
             if isinstance(node, ast.ImportFrom)
-            and resolved(node, name) == "aurea.clock"
+            and source_module(node, found[name], name) == "aurea.clock"
             and any(alias.name not in SERVICE_CLOCK_NAMES for alias in node.names)
             or isinstance(node, ast.ImportFrom)
-            and resolved(node, name) == "aurea"
+            and source_module(node, found[name], name) == "aurea"
             and any(alias.name == "clock" for alias in node.names)
             or isinstance(node, ast.Import)
             and any(alias.name == "aurea.clock" for alias in node.names)
