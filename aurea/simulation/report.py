@@ -57,6 +57,7 @@ def summarize(scenario: Scenario, steps, run: PolicyRun) -> dict:
         "mean_utility": round(sum(r.utilities[m] for r, m in chosen) / n, 5),
         "mean_realized_utility": round(sum(run.realized) / n, 5),
         "incident_share": incident_share,
+        "incident_shares": incident_shares(scenario, requests, run.chosen),
         "recovery": recovery(scenario, requests, run.chosen),
         "choices": dict(sorted(choices.items())),
         "database": run.database,
@@ -64,6 +65,22 @@ def summarize(scenario: Scenario, steps, run: PolicyRun) -> dict:
         "seconds": round(run.seconds, 2),
         "regret_by_hour": curve,
     }
+
+
+def incident_shares(scenario: Scenario, requests, chosen) -> list[dict]:
+    """Per incident window: the share of its requests sent to the failing model."""
+    out = []
+    for c in scenario.changes:
+        if not c.incident:
+            continue
+        inside = [
+            m
+            for r, m in zip(requests, chosen, strict=True)
+            if c.at <= r.elapsed and (c.until is None or r.elapsed < c.until)
+        ]
+        share = round(sum(m == c.model for m in inside) / len(inside), 4) if inside else None
+        out.append({"change": c.label or f"{c.model} incident", "share": share})
+    return out
 
 
 def recovery(scenario: Scenario, requests, chosen) -> list[dict]:

@@ -44,6 +44,10 @@ def recovery_hours(items: list[dict]) -> str:
     return " ".join("never" if i["hours"] is None else f"{i['hours']}h" for i in items) or "-"
 
 
+def per_incident(items: list[dict]) -> str:
+    return " ".join("-" if i["share"] is None else f"{i['share']:.3f}" for i in items) or "-"
+
+
 def summarize(reports: list[dict]) -> dict:
     by_scenario: dict[str, list[dict]] = {}
     for r in reports:
@@ -67,6 +71,13 @@ def summarize(reports: list[dict]) -> dict:
             policies[name] = {
                 "cumulative_regret": _median([p["cumulative_regret"] for p in ps]),
                 "incident_share": _median([p["incident_share"] for p in ps]),
+                "incident_shares": [
+                    {
+                        "change": item["change"],
+                        "share": _median([p["incident_shares"][i]["share"] for p in ps]),
+                    }
+                    for i, item in enumerate(ps[0]["incident_shares"])
+                ],
                 "recovery": recovery,
                 "oracle_utility": None,
             }
@@ -87,8 +98,8 @@ def markdown(summary: dict) -> str:
     names = [n for n in names if n != "oracle"]
     lines = [
         "| scenario | " + " | ".join(names) + " | aurea / best baseline | incident share (aurea) "
-        "| recovery (aurea) |",
-        "| --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: | --- |",
+        "| per incident (aurea) | recovery (aurea) |",
+        "| --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: | --- | --- |",
     ]
     for scenario, s in summary.items():
         p = s["policies"]
@@ -99,6 +110,7 @@ def markdown(summary: dict) -> str:
             + " | ".join(f"{p[n]['cumulative_regret']:.1f}" for n in names)
             + (f" | {p['aurea']['cumulative_regret'] / best:.2f} | " if best > 0 else " | - | ")
             + ("-" if share is None else f"{share:.3f}")
+            + f" | {per_incident(p['aurea']['incident_shares'])}"
             + f" | {recovery_hours(p['aurea']['recovery'])} |"
         )
     return "\n".join(lines)

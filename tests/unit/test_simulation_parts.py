@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aurea.simulation.policies import LatencyPolicy, Outcome, SeedPolicy
-from aurea.simulation.report import recovery
+from aurea.simulation.report import incident_shares, recovery
 from aurea.simulation.runner import Request
 from aurea.simulation.scenario import parse_scenario
+from aurea.simulation.table import markdown, summarize
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -81,3 +82,45 @@ def test_recovery_counts_hours_until_the_best_share_stays_above_half():
     chosen = ["a" if r.elapsed >= 7 * H else "b" for r in requests]
     assert recovery(s, requests, chosen) == [{"change": "c appears", "at_hours": 6, "hours": 1}]
     assert recovery(s, requests, ["b"] * 20)[0]["hours"] is None
+
+
+def test_incident_shares_count_each_incident_window_on_its_own():
+    s = scenario(
+        changes=[
+            {"model": "a", "at_hours": 2, "until_hours": 4, "success": 0.1, "incident": True,
+             "label": "a down"},
+            {"model": "b", "at_hours": 5, "success": 0.5, "label": "b worse"},
+            {"model": "b", "at_hours": 8, "until_hours": 9, "success": 0.0, "incident": True},
+        ]
+    )  # fmt: skip
+    requests = [
+        Request(i, START + h * H, h * H, None, 0, 0, {"a": 0.0, "b": 0.0}, 0.0)
+        for i, h in enumerate(x / 2 for x in range(20))
+    ]
+    # Inside a's window (hours 2 to 4: four requests) a serves one; inside b's (hour 8 to 9:
+    # two requests) b serves both. The change that is not an incident is not counted.
+    chosen = ["a" if r.elapsed == 3.5 * H else "b" for r in requests]
+    assert incident_shares(s, requests, chosen) == [
+        {"change": "a down", "share": 0.25},
+        {"change": "b incident", "share": 1.0},
+    ]
+
+
+def test_the_table_shows_the_median_share_of_each_incident_over_the_seeds():
+    def report(seed, shares):
+        policy = {
+            "cumulative_regret": 1.0,
+            "incident_share": 0.1,
+            "incident_shares": [{"change": "x down", "share": v} for v in shares],
+            "recovery": [],
+            "mean_utility": 1.0,
+            "requests": 10,
+        }
+        return {"scenario": "s", "seed": seed, "policies": {"aurea": policy, "oracle": policy,
+                                                           "latency": policy}}  # fmt: skip
+
+    summary = summarize([report(1, [0.1]), report(2, [0.3]), report(3, [0.2])])
+    assert summary["s"]["policies"]["aurea"]["incident_shares"] == [
+        {"change": "x down", "share": 0.2}
+    ]
+    assert "| 0.100 | 0.200 |" in markdown(summary)
