@@ -103,7 +103,8 @@ def load_history(session: Session, limit: int = HISTORY_LIMIT) -> tuple[list[His
 def dashboard(ctx: Context, scope: Scope) -> Dashboard:
     """Read everything the dashboard shows in one read transaction (never cached)."""
     session = ctx.session
-    inputs = load_inputs(session, ctx.config, scope)
+    at = ctx.now()
+    inputs = load_inputs(session, ctx.config, scope, at)
     in_force = inputs.weights
     summary = summarize(inputs.registry, inputs.scoped, in_force.weights, scope)
     components = score_models(inputs.scoped.ordered(), in_force.weights)
@@ -112,7 +113,6 @@ def dashboard(ctx: Context, scope: Scope) -> Dashboard:
     except NoModelQualifies:
         selection = None  # every model is disabled or cooling down
     history, total = load_history(session)
-    at = ctx.now()
     since = scope.window.start(at)
     rows = load_hourly_rows(session, since)
     bins = load_hourly_bins(session, since)

@@ -74,7 +74,7 @@ def _summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
     weights = weights_in_force(session).weights
     at = ctx.now()  # one moment for the whole answer: both parts read the same window
     scoped = load_scoped_stats(session, scope, at, with_latency_bins=True)
-    summary = summarize(load_registry(session, config), scoped, weights, scope)
+    summary = summarize(load_registry(session, config, at), scoped, weights, scope)
     if config["AUREA_OBJECTIVE"] == UTILITY:
         add_expected_utility(summary, session, scope, config, at)
     return summary

@@ -46,9 +46,10 @@ def optimize_weights(
     roll_up(ctx.session)
     session = ctx.session if dry_run else write_session(ctx.session)
     previous = weights_in_force(session)
-    scoped = load_scoped_stats(session, scope, ctx.now(), with_latency_bins=True)
+    at = ctx.now()  # one moment for the window, the cooldowns and the new row
+    scoped = load_scoped_stats(session, scope, at, with_latency_bins=True)
     stats = scoped.ordered()
-    registered = load_registry(session, ctx.config)
+    registered = load_registry(session, ctx.config, at)
     proposal = propose_weights(stats, floor)
     max_step = ctx.config["AUREA_MAX_WEIGHT_STEP"]
     target = proposal.weights
@@ -80,7 +81,7 @@ def optimize_weights(
                 for s in stats
             },
         }
-        row = append_weights(session, target, "optimize", inputs, actor, ctx.now())
+        row = append_weights(session, target, "optimize", inputs, actor, at)
         session.commit()
         status, weights, history_id = OPTIMIZED, target, row.id
     if status != OPTIMIZED:

@@ -10,7 +10,6 @@ from http import HTTPStatus
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.clock import now_in
 from aurea.domain.cooldown import ModelCooldown
 from aurea.errors import AureaError
 from aurea.services.aggregates import roll_up
@@ -80,9 +79,9 @@ def _info(m: RegisteredModel, cooldown: ModelCooldown | None = None) -> ModelInf
     )
 
 
-def load_registry(session: Session, config: Mapping) -> list[ModelInfo]:
-    """The registered models, with the cooldowns running now."""
-    cooldowns = load_cooldowns(session, rule_from_config(config), now_in(config))
+def load_registry(session: Session, config: Mapping, at: datetime) -> list[ModelInfo]:
+    """The registered models, with the cooldowns running at ``at``."""
+    cooldowns = load_cooldowns(session, rule_from_config(config), at)
     rows = session.scalars(sa.select(RegisteredModel).order_by(RegisteredModel.name))
     return [_info(m, cooldowns.get(m.name)) for m in rows]
 
@@ -90,7 +89,7 @@ def load_registry(session: Session, config: Mapping) -> list[ModelInfo]:
 def list_models(ctx: Context) -> list[ModelInfo]:
     """The registry, with cooldowns judged on every committed record (rolled up first)."""
     roll_up(ctx.session)
-    return load_registry(ctx.session, ctx.config)
+    return load_registry(ctx.session, ctx.config, ctx.now())
 
 
 def create_model(

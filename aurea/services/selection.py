@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 
-from aurea.clock import now_in
 from aurea.domain import decide as utility
 from aurea.domain import routing
 from aurea.domain.errors import NothingEligible
@@ -98,27 +97,28 @@ class Selection:
         return None
 
 
-def load_inputs(session, config, scope: Scope) -> SelectionInputs:
-    """Read what a selection in ``scope`` needs (rolled up first: aurea.services.aggregates)."""
+def load_inputs(session, config, scope: Scope, at: datetime) -> SelectionInputs:
+    """Read what a selection in ``scope`` at ``at`` needs (rolled up first:
+    aurea.services.aggregates)."""
     roll_up(session)
     return SelectionInputs(
-        registry=load_registry(session, config),
-        scoped=load_scoped_stats(session, scope, now_in(config), with_latency_bins=True),
+        registry=load_registry(session, config, at),
+        scoped=load_scoped_stats(session, scope, at, with_latency_bins=True),
         weights=weights_in_force(session),
     )
 
 
-def load_utility_inputs(session, config, scope: Scope) -> UtilityInputs:
-    """Read what a utility selection in ``scope`` needs (rolled up first:
+def load_utility_inputs(session, config, scope: Scope, at: datetime) -> UtilityInputs:
+    """Read what a utility selection in ``scope`` at ``at`` needs (rolled up first:
     aurea.services.aggregates)."""
     roll_up(session)
-    since = scope.window.start(now_in(config))
+    since = scope.window.start(at)
     bins = load_latency_bins(session, since)
     if scope.task is not None:
         task_bins = load_latency_bins(session, since, scope.task)
         bins = {m: task_bins.get(m) or b for m, b in bins.items()}
     return UtilityInputs(
-        registry=load_registry(session, config),
+        registry=load_registry(session, config, at),
         rows=load_hourly_rows(session, since),
         bins=bins,
         weights=weights_in_force(session),
@@ -166,21 +166,22 @@ def select_model(
     config, session, cache = ctx.config, ctx.session, ctx.cache
     mode = WEIGHTED if weights is not None else objectives.mode_for(config, mode)
     constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
+    at = ctx.now()  # one moment for the keys, the window read and the estimates
     if mode == WEIGHTED:
-        key = cache_key("select", scope, ctx.now())
-        inputs = cache.get_or_compute(key, lambda: load_inputs(session, config, scope))
+        key = cache_key("select", scope, at)
+        inputs = cache.get_or_compute(key, lambda: load_inputs(session, config, scope, at))
         redraw = functools.partial(choose, ctx, scope, inputs, constraints, weights)
         source = inputs
     else:
         objective = objectives.objective_for(config, scope.task, objective_overrides)
-        inputs_key = cache_key("select-utility", scope, ctx.now())
+        inputs_key = cache_key("select-utility", scope, at)
         key = (inputs_key, objective, constraints)
         # Not nested: the cache computes one key per lock stripe at a time.
         inputs = cache.get_or_compute(
-            inputs_key, lambda: load_utility_inputs(session, config, scope)
+            inputs_key, lambda: load_utility_inputs(session, config, scope, at)
         )
         prepared = cache.get_or_compute(
-            key, lambda: prepare_utility(ctx, scope, inputs, constraints, objective)
+            key, lambda: prepare_utility(ctx, scope, inputs, constraints, objective, at)
         )
         redraw = functools.partial(choose_utility, ctx, scope, prepared)
         source = prepared
@@ -241,10 +242,11 @@ def prepare_utility(
     inputs: UtilityInputs,
     constraints: routing.Constraints,
     objective: Objective,
+    at: datetime,
 ) -> PreparedUtility:
-    """Estimate every candidate and compute the decision's shares (cached with the inputs)."""
+    """Estimate every candidate at ``at`` and compute the decision's shares (cached with the
+    inputs)."""
     config = ctx.config
-    at = ctx.now()
     estimates = estimate_models(inputs.rows, scope.task, at, objectives.estimator_settings(config))
     registry = {m.name: m for m in inputs.registry}
     wanted = constraints.models if constraints.models is not None else sorted(registry)

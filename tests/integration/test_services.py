@@ -130,6 +130,36 @@ def test_a_service_runs_outside_flask_on_a_plain_session_and_a_dict_of_settings(
         engine.dispose()
 
 
+class CountingClock(FrozenClock):
+    """A frozen clock that counts how often it is read."""
+
+    reads = 0
+
+    def __call__(self) -> datetime:
+        self.reads += 1
+        return super().__call__()
+
+
+@pytest.mark.parametrize("mode", ["utility", "weighted"])
+def test_a_select_reads_the_clock_once_for_its_cache_keys_window_and_estimates(app, mode):
+    # One moment per answer: read twice, the keys and the window could straddle an hour.
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
+    try:
+        with Session(engine) as session:
+            config = {**app.config, "AUREA_CLOCK": clock, "AUREA_OBJECTIVE": mode}
+            ctx = Context(session=session, config=config)
+            record_request(ctx, "clocked", 0.5, 0.001, True)
+            clock.reads = 0
+            chosen = select_model(ctx, Scope.from_request(config), Constraints(models=("clocked",)))
+        assert chosen.selected_model == "clocked"
+        # The weighted mode's draw checks cooldowns at its own moment, once more: a reused
+        # answer is drawn again later, when a cooldown may have ended.
+        assert clock.reads == (1 if mode == "utility" else 2)
+    finally:
+        engine.dispose()
+
+
 def test_outside_flask_the_clock_in_the_settings_stamps_records_weights_and_windows(app):
     # Services ask the Context's settings for the time (AUREA_CLOCK), never the app.
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
