@@ -63,16 +63,16 @@ def metrics_summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
 
     Answers are reused for up to AUREA_CACHE_SECONDS (see aurea.storage.cache).
     """
+    at = ctx.now()  # one moment for the key and the whole answer: every part reads one window
     return ctx.cache.get_or_compute(
-        cache_key("metrics", scope, ctx.now()), lambda: _summary(ctx, scope)
+        cache_key("metrics", scope, at), lambda: _summary(ctx, scope, at)
     )
 
 
-def _summary(ctx: Context, scope: Scope) -> dict[str, dict[str, Any]]:
+def _summary(ctx: Context, scope: Scope, at: datetime) -> dict[str, dict[str, Any]]:
     session, config = ctx.session, ctx.config
     roll_up(session)
     weights = weights_in_force(session).weights
-    at = ctx.now()  # one moment for the whole answer: both parts read the same window
     scoped = load_scoped_stats(session, scope, at, with_latency_bins=True)
     summary = summarize(load_registry(session, config, at), scoped, weights, scope)
     if config["AUREA_OBJECTIVE"] == UTILITY:

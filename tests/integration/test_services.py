@@ -160,6 +160,21 @@ def test_a_select_reads_the_clock_once_for_its_cache_keys_window_and_estimates(a
         engine.dispose()
 
 
+def test_a_metrics_answer_reads_the_clock_once_for_its_cache_key_and_window(app):
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
+    try:
+        with Session(engine) as session:
+            ctx = Context(session=session, config={**app.config, "AUREA_CLOCK": clock})
+            record_request(ctx, "clocked", 0.5, 0.001, True)
+            clock.reads = 0
+            summary = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
+        assert summary["clocked"]["total_requests"] == 1
+        assert clock.reads == 1
+    finally:
+        engine.dispose()
+
+
 def test_outside_flask_the_clock_in_the_settings_stamps_records_weights_and_windows(app):
     # Services ask the Context's settings for the time (AUREA_CLOCK), never the app.
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
