@@ -5,7 +5,8 @@ size (1,000 and 1,000,000 preloaded rows over 5 models and 90 days) it starts gu
 the production config (2 workers), warms up, and measures each endpoint in 3 rounds of a wrk
 run of the yardstick then one of the endpoint: the median run, and the median of the rounds'
 ratios. Then the buffered client's end-to-end rate (bench/reporter.py). It writes
-bench/results.md and bench/results.json and prints the tables. It never fails on a number: it
+bench/results.json, and bench/results.md: the new tables on top, then every ``## `` section
+already there (the history, kept by hand). It prints the tables. It never fails on a number: it
 reports.
 
 Environment: BENCH_DURATION (seconds per run, default 5), BENCH_CONNECTIONS (default 8),
@@ -336,8 +337,18 @@ def main() -> None:
         "The buffered client end to end (`python -m bench.reporter`: one process, one "
         "BufferedReporter, rows counted in the database):\n\n" + buffered["table"] + "\n"
     )
-    (ROOT / "bench" / "results.md").write_text(text)
+    results = ROOT / "bench" / "results.md"
+    previous = results.read_text() if results.exists() else ""
+    results.write_text(with_history(text, previous))
     print(text)
+
+
+def with_history(latest: str, previous: str) -> str:
+    """The latest run's tables, then the history kept in ``previous``: every section from its
+    first ``## `` heading on (notes on earlier runs, written by hand), so a run never drops it."""
+    at = previous.find("\n## ")
+    history = previous[at + 1 :] if at >= 0 else ""
+    return latest.rstrip("\n") + "\n\n" + history if history else latest
 
 
 if __name__ == "__main__":
