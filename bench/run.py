@@ -6,8 +6,8 @@ the production config (2 workers), warms up, and measures each endpoint in 3 rou
 run of the yardstick then one of the endpoint: the median run, and the median of the rounds'
 ratios. Then the buffered client's end-to-end rate (bench/reporter.py). It writes
 bench/results.json, and bench/results.md: the new tables on top, then every ``## `` section
-already there (the history, kept by hand). It prints the tables. It never fails on a number: it
-reports.
+already there (the history: notes on each run, written by hand). It prints the tables. It
+never fails on a number: it reports.
 
 Environment: BENCH_DURATION (seconds per run, default 5), BENCH_CONNECTIONS (default 8),
 BENCH_SIZES (default "1000,1000000").

@@ -109,7 +109,7 @@ def dashboard(ctx: Context, scope: Scope) -> Dashboard:
     summary = summarize(inputs.registry, inputs.scoped, in_force.weights, scope)
     components = score_models(inputs.scoped.ordered(), in_force.weights)
     try:
-        selection = choose(ctx, scope, inputs)
+        selection = choose(ctx, scope, inputs, at=at)
     except NoModelQualifies:
         selection = None  # every model is disabled or cooling down
     history, total = load_history(session)
@@ -133,7 +133,7 @@ def dashboard(ctx: Context, scope: Scope) -> Dashboard:
         )
         for name, entry in summary.items()
     ]
-    tasks = task_rows(ctx, scope, inputs, rows, bins)
+    tasks = task_rows(ctx, scope, inputs, rows, bins, at)
     return Dashboard(
         scope,
         at,
@@ -179,10 +179,15 @@ def _bins(bins: list[HourBin]) -> dict[str, dict[int, int]]:
 
 
 def task_rows(
-    ctx: Context, scope: Scope, inputs: SelectionInputs, rows: list[HourRow], bins: list[HourBin]
+    ctx: Context,
+    scope: Scope,
+    inputs: SelectionInputs,
+    rows: list[HourRow],
+    bins: list[HourBin],
+    at: datetime,
 ) -> list[TaskRow]:
     """Per task of the window: its rows, success rate, p95, cost, and the model weighted
-    select picks for it now, scored as select would (task statistics, global ones standing
+    select picks for it at ``at``, scored as select would (task statistics, global ones standing
     in below min_requests). Busiest task first."""
     overall, overall_bins = _stats(rows), _bins(bins)
     by_task: dict[str, list[HourRow]] = defaultdict(list)
@@ -217,7 +222,7 @@ def task_rows(
             task_scope = Scope(scope.window, task, scope.min_requests)
         try:
             chosen = choose(
-                ctx, task_scope, SelectionInputs(inputs.registry, scoped, inputs.weights)
+                ctx, task_scope, SelectionInputs(inputs.registry, scoped, inputs.weights), at=at
             )
             chosen_model = chosen.selected_model
         except NoModelQualifies:

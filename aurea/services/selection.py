@@ -319,15 +319,16 @@ def choose(
     inputs: SelectionInputs,
     constraints: routing.Constraints | None = None,
     weights: Weights | None = None,
+    at: datetime | None = None,
 ) -> Selection:
-    """Decide in weighted mode from inputs already read; raise NoModelQualifies when nothing
-    qualifies."""
+    """Decide in weighted mode from inputs already read, with cooldowns as at ``at`` (default:
+    now, as a reused answer's redraw wants); raise NoModelQualifies when nothing qualifies."""
     constraints = constraints or routing.Constraints(min_requests=scope.min_requests)
     used = weights or inputs.weights.weights
     config = ctx.config
     try:
         decision = routing.decide(
-            candidates(inputs, constraints.models, ctx.now(), scope.task),
+            candidates(inputs, constraints.models, at or ctx.now(), scope.task),
             constraints,
             used,
             exploration=objectives.exploration_for(config, WEIGHTED),

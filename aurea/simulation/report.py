@@ -76,7 +76,9 @@ def incident_shares(scenario: Scenario, requests, chosen) -> list[dict]:
         inside = [
             m
             for r, m in zip(requests, chosen, strict=True)
-            if c.at <= r.elapsed and (c.until is None or r.elapsed < c.until)
+            if c.model in r.utilities  # the model is available
+            and c.at <= r.elapsed
+            and (c.until is None or r.elapsed < c.until)
         ]
         share = round(sum(m == c.model for m in inside) / len(inside), 4) if inside else None
         out.append({"change": c.label or f"{c.model} incident", "share": share})

@@ -4,8 +4,8 @@
 
 Runs each scenario (default: all of ``scenarios/``) once per seed with every policy, in
 ``--jobs`` processes, and prints a Markdown table of the median cumulative regret, incident
-share and recovery of each policy; ``--out`` also writes each run's JSON (the fields of
-``flask aurea simulate --out``) and ``summary.json``.
+share (pooled, and per incident) and recovery of each policy; ``--out`` also writes each run's
+JSON (the fields of ``flask aurea simulate --out``) and ``summary.json``.
 """
 
 from __future__ import annotations

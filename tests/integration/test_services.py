@@ -12,6 +12,7 @@ from aurea.domain.routing import Constraints
 from aurea.domain.scoring import Weights
 from aurea.errors import InvalidWeights
 from aurea.services.context import Context
+from aurea.services.dashboard import dashboard
 from aurea.services.metrics import metrics_summary
 from aurea.services.optimize import optimize_weights
 from aurea.services.records import record_request
@@ -170,6 +171,21 @@ def test_a_metrics_answer_reads_the_clock_once_for_its_cache_key_and_window(app)
             clock.reads = 0
             summary = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
         assert summary["clocked"]["total_requests"] == 1
+        assert clock.reads == 1
+    finally:
+        engine.dispose()
+
+
+def test_the_dashboard_reads_the_clock_once_for_every_part(app):
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
+    try:
+        with Session(engine) as session:
+            ctx = Context(session=session, config={**app.config, "AUREA_CLOCK": clock})
+            record_request(ctx, "clocked", 0.5, 0.001, True, task="code")
+            clock.reads = 0
+            board = dashboard(ctx, Scope.from_request(ctx.config, window="1h"))
+        assert [t.task for t in board.tasks] == ["code"]
         assert clock.reads == 1
     finally:
         engine.dispose()

@@ -91,18 +91,21 @@ def test_incident_shares_count_each_incident_window_on_its_own():
              "label": "a down"},
             {"model": "b", "at_hours": 5, "success": 0.5, "label": "b worse"},
             {"model": "b", "at_hours": 8, "until_hours": 9, "success": 0.0, "incident": True},
+            {"model": "c", "at_hours": 4, "until_hours": 7, "success": 0.0, "incident": True},
         ]
     )  # fmt: skip
     requests = [
-        Request(i, START + h * H, h * H, None, 0, 0, {"a": 0.0, "b": 0.0}, 0.0)
+        Request(i, START + h * H, h * H, None, 0, 0, dict.fromkeys(s.available(h * H), 0.0), 0.0)
         for i, h in enumerate(x / 2 for x in range(20))
     ]
     # Inside a's window (hours 2 to 4: four requests) a serves one; inside b's (hour 8 to 9:
-    # two requests) b serves both. The change that is not an incident is not counted.
-    chosen = ["a" if r.elapsed == 3.5 * H else "b" for r in requests]
+    # two requests) b serves both. The change that is not an incident is not counted. c's
+    # window starts at hour 4, but c is there only from hour 6: of its two requests, c gets one.
+    chosen = ["a" if r.elapsed == 3.5 * H else "c" if r.elapsed == 6 * H else "b" for r in requests]
     assert incident_shares(s, requests, chosen) == [
         {"change": "a down", "share": 0.25},
         {"change": "b incident", "share": 1.0},
+        {"change": "c incident", "share": 0.5},
     ]
 
 
