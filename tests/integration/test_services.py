@@ -176,6 +176,26 @@ def test_a_metrics_answer_reads_the_clock_once_for_its_cache_key_and_window(app)
         engine.dispose()
 
 
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_optimize_reads_the_clock_once_for_its_window_cooldowns_and_history_row(app, dry_run):
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
+    try:
+        with Session(engine) as session:
+            ctx = Context(session=session, config={**app.config, "AUREA_CLOCK": clock})
+            for model, latency, cost in (("fast", 0.2, 0.01), ("cheap", 2.0, 0.001)):
+                for ok in (True, True, False):
+                    record_request(ctx, model, latency, cost, ok)
+            clock.reads = 0
+            result = optimize_weights(
+                ctx, Scope.from_request(ctx.config, window="1h"), actor="clocked", dry_run=dry_run
+            )
+        assert result.status == ("proposed" if dry_run else "optimized")
+        assert clock.reads == 1
+    finally:
+        engine.dispose()
+
+
 def test_the_dashboard_reads_the_clock_once_for_every_part(app):
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
