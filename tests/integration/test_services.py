@@ -1,5 +1,6 @@
 """The service layer on SQLite and PostgreSQL: what is stored, and how it is read back."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,74 +142,62 @@ class CountingClock(FrozenClock):
         return super().__call__()
 
 
-@pytest.mark.parametrize("mode", ["utility", "weighted"])
-def test_a_select_reads_the_clock_once_for_its_cache_keys_window_and_estimates(app, mode):
-    # One moment per answer: read twice, the keys and the window could straddle an hour.
+@contextmanager
+def counted(app, **settings):
+    """A Context outside Flask whose AUREA_CLOCK counts its reads, a second before an hour ends
+    (two reads could straddle the hour)."""
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
     try:
         with Session(engine) as session:
-            config = {**app.config, "AUREA_CLOCK": clock, "AUREA_OBJECTIVE": mode}
-            ctx = Context(session=session, config=config)
-            record_request(ctx, "clocked", 0.5, 0.001, True)
-            clock.reads = 0
-            chosen = select_model(ctx, Scope.from_request(config), Constraints(models=("clocked",)))
-        assert chosen.selected_model == "clocked"
-        # The weighted mode's draw checks cooldowns at its own moment, once more: a reused
-        # answer is drawn again later, when a cooldown may have ended.
-        assert clock.reads == (1 if mode == "utility" else 2)
+            config = {**app.config, "AUREA_CLOCK": clock, **settings}
+            yield Context(session=session, config=config), clock
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("mode", ["utility", "weighted"])
+def test_a_select_reads_the_clock_once_for_its_cache_keys_window_and_estimates(app, mode):
+    with counted(app, AUREA_OBJECTIVE=mode) as (ctx, clock):
+        record_request(ctx, "clocked", 0.5, 0.001, True)
+        clock.reads = 0
+        scope = Scope.from_request(ctx.config)
+        chosen = select_model(ctx, scope, Constraints(models=("clocked",)))
+    assert chosen.selected_model == "clocked"
+    # The weighted mode's draw checks cooldowns at its own moment, once more: a reused
+    # answer is drawn again later, when a cooldown may have ended.
+    assert clock.reads == (1 if mode == "utility" else 2)
 
 
 def test_a_metrics_answer_reads_the_clock_once_for_its_cache_key_and_window(app):
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
-    try:
-        with Session(engine) as session:
-            ctx = Context(session=session, config={**app.config, "AUREA_CLOCK": clock})
-            record_request(ctx, "clocked", 0.5, 0.001, True)
-            clock.reads = 0
-            summary = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
-        assert summary["clocked"]["total_requests"] == 1
-        assert clock.reads == 1
-    finally:
-        engine.dispose()
+    with counted(app) as (ctx, clock):
+        record_request(ctx, "clocked", 0.5, 0.001, True)
+        clock.reads = 0
+        summary = metrics_summary(ctx, Scope.from_request(ctx.config, window="1h"))
+    assert summary["clocked"]["total_requests"] == 1
+    assert clock.reads == 1
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_optimize_reads_the_clock_once_for_its_window_cooldowns_and_history_row(app, dry_run):
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
-    try:
-        with Session(engine) as session:
-            ctx = Context(session=session, config={**app.config, "AUREA_CLOCK": clock})
-            for model, latency, cost in (("fast", 0.2, 0.01), ("cheap", 2.0, 0.001)):
-                for ok in (True, True, False):
-                    record_request(ctx, model, latency, cost, ok)
-            clock.reads = 0
-            result = optimize_weights(
-                ctx, Scope.from_request(ctx.config, window="1h"), actor="clocked", dry_run=dry_run
-            )
-        assert result.status == ("proposed" if dry_run else "optimized")
-        assert clock.reads == 1
-    finally:
-        engine.dispose()
+    with counted(app) as (ctx, clock):
+        for model, latency, cost in (("fast", 0.2, 0.01), ("cheap", 2.0, 0.001)):
+            for ok in (True, True, False):
+                record_request(ctx, model, latency, cost, ok)
+        clock.reads = 0
+        scope = Scope.from_request(ctx.config, window="1h")
+        result = optimize_weights(ctx, scope, actor="clocked", dry_run=dry_run)
+    assert result.status == ("proposed" if dry_run else "optimized")
+    assert clock.reads == 1
 
 
 def test_the_dashboard_reads_the_clock_once_for_every_part(app):
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    clock = CountingClock(datetime(2020, 3, 1, 12, 59, 59, tzinfo=UTC))
-    try:
-        with Session(engine) as session:
-            ctx = Context(session=session, config={**app.config, "AUREA_CLOCK": clock})
-            record_request(ctx, "clocked", 0.5, 0.001, True, task="code")
-            clock.reads = 0
-            board = dashboard(ctx, Scope.from_request(ctx.config, window="1h"))
-        assert [t.task for t in board.tasks] == ["code"]
-        assert clock.reads == 1
-    finally:
-        engine.dispose()
+    with counted(app) as (ctx, clock):
+        record_request(ctx, "clocked", 0.5, 0.001, True, task="code")
+        clock.reads = 0
+        board = dashboard(ctx, Scope.from_request(ctx.config, window="1h"))
+    assert [t.task for t in board.tasks] == ["code"]
+    assert clock.reads == 1
 
 
 def test_outside_flask_the_clock_in_the_settings_stamps_records_weights_and_windows(app):
