@@ -1,5 +1,6 @@
 """Scenario truth over time, the baseline policies and the recovery measure (pure)."""
 
+import argparse
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from aurea.simulation.policies import LatencyPolicy, Outcome, SeedPolicy
 from aurea.simulation.report import incident_shares, recovery
 from aurea.simulation.runner import Request
 from aurea.simulation.scenario import parse_scenario
-from aurea.simulation.table import markdown, summarize
+from aurea.simulation.table import _policies, markdown, summarize
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -127,3 +128,30 @@ def test_the_table_shows_the_median_share_of_each_incident_over_the_seeds():
         {"change": "x down", "share": 0.2}
     ]
     assert "| 0.100 | 0.200 |" in markdown(summary)
+
+
+def test_the_table_gives_the_ratio_of_the_means_beside_the_ratio_of_the_medians():
+    def report(seed, aurea_regret):
+        def policy(regret):
+            return {
+                "cumulative_regret": regret,
+                "incident_share": None,
+                "incident_shares": [],
+                "recovery": [],
+                "mean_utility": 1.0,
+                "requests": 10,
+            }
+
+        policies = {"aurea": policy(aurea_regret), "oracle": policy(0.0), "latency": policy(10.0)}
+        return {"scenario": "s", "seed": seed, "policies": policies}
+
+    # Aurea's regrets 2, 3 and 40: median 3 (ratio 0.30), mean 15 (ratio 1.50): one bad seed.
+    summary = summarize([report(1, 2.0), report(2, 3.0), report(3, 40.0)])
+    assert summary["s"]["policies"]["aurea"]["mean_regret"] == 15.0
+    assert "| s | 3.0 | 10.0 | 0.30 | 1.50 | - |" in markdown(summary)
+
+
+def test_the_table_runs_the_policies_asked_for_with_the_oracle_and_aurea():
+    assert _policies("latency,seed") == ("oracle", "aurea", "latency", "seed")
+    with pytest.raises(argparse.ArgumentTypeError):
+        _policies("latency,nonsense")
