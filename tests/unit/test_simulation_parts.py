@@ -155,3 +155,16 @@ def test_the_table_runs_the_policies_asked_for_with_the_oracle_and_aurea():
     assert _policies("latency,seed") == ("oracle", "aurea", "latency", "seed")
     with pytest.raises(argparse.ArgumentTypeError):
         _policies("latency,nonsense")
+
+
+def test_the_table_without_a_baseline_shows_no_ratio():
+    policy = {
+        "cumulative_regret": 2.0,
+        "incident_share": None,
+        "incident_shares": [],
+        "recovery": [],
+        "mean_utility": 1.0,
+        "requests": 10,
+    }
+    report = {"scenario": "s", "seed": 1, "policies": {"aurea": policy, "oracle": policy}}
+    assert "| s | 2.0 | - | - | - |" in markdown(summarize([report]))
