@@ -26,6 +26,18 @@ from aurea.simulation.scenario import SCENARIOS_DIR
 BASELINES = ("seed", "latency", "random")
 
 
+class RunFailed(RuntimeError):
+    """One scenario and seed failed: says which, and what the service refused (its
+    per-candidate ``errors`` when it is an AureaError such as NoModelQualifies)."""
+
+    def __init__(self, scenario: str, seed: int, exc: Exception) -> None:
+        detail = getattr(exc, "errors", None)
+        super().__init__(
+            f"{scenario} seed {seed}: {type(exc).__name__}: {exc}"
+            + (f" {detail}" if detail else "")
+        )
+
+
 def run_one(job: tuple[str, int, tuple[str, ...] | None]) -> dict:
     from aurea.simulation.report import build_report
     from aurea.simulation.runner import DEFAULT_POLICIES, simulate
@@ -33,7 +45,10 @@ def run_one(job: tuple[str, int, tuple[str, ...] | None]) -> dict:
 
     name, seed, policies = job
     scenario = load_scenario(resolve_scenario(name))
-    steps, runs = simulate(scenario, policies or DEFAULT_POLICIES, seed)
+    try:
+        steps, runs = simulate(scenario, policies or DEFAULT_POLICIES, seed)
+    except Exception as exc:  # a pool re-raises without saying which job failed
+        raise RunFailed(name, seed, exc) from exc
     report = build_report(scenario, steps, runs, seed)
     for p in report["policies"].values():
         p.pop("regret_by_hour", None)

@@ -168,3 +168,18 @@ def test_the_table_without_a_baseline_shows_no_ratio():
     }
     report = {"scenario": "s", "seed": 1, "policies": {"aurea": policy, "oracle": policy}}
     assert "| s | 2.0 | - | - | - |" in markdown(summarize([report]))
+
+
+def test_a_failing_run_names_its_scenario_seed_and_the_refusal(monkeypatch):
+    from aurea.services.selection import NoModelQualifies
+    from aurea.simulation import runner, table
+
+    def refuse(*_args, **_kwargs):
+        raise NoModelQualifies("No model satisfies the constraints.", {"candidates": {"a": "x"}})
+
+    monkeypatch.setattr(runner, "simulate", refuse)
+    with pytest.raises(table.RunFailed) as failed:
+        table.run_one(("steady", 7, ("oracle", "aurea")))
+    message = str(failed.value)
+    assert message.startswith("steady seed 7: NoModelQualifies: No model satisfies")
+    assert "'a': 'x'" in message
