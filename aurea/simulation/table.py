@@ -28,14 +28,14 @@ BASELINES = ("seed", "latency", "random")
 
 class RunFailed(RuntimeError):
     """One scenario and seed failed: says which, and what the service refused (its
-    per-candidate ``errors`` when it is an AureaError such as NoModelQualifies)."""
+    per-candidate ``errors`` when it is an AureaError such as NoModelQualifies). Its only
+    argument is the message, so the process pool can pickle it back to the parent."""
 
-    def __init__(self, scenario: str, seed: int, exc: Exception) -> None:
+    @classmethod
+    def of(cls, scenario: str, seed: int, exc: Exception) -> RunFailed:
         detail = getattr(exc, "errors", None)
-        super().__init__(
-            f"{scenario} seed {seed}: {type(exc).__name__}: {exc}"
-            + (f" {detail}" if detail else "")
-        )
+        message = f"{scenario} seed {seed}: {type(exc).__name__}: {exc}"
+        return cls(message + (f" {detail}" if detail else ""))
 
 
 def run_one(job: tuple[str, int, tuple[str, ...] | None]) -> dict:
@@ -48,7 +48,7 @@ def run_one(job: tuple[str, int, tuple[str, ...] | None]) -> dict:
     try:
         steps, runs = simulate(scenario, policies or DEFAULT_POLICIES, seed)
     except Exception as exc:  # a pool re-raises without saying which job failed
-        raise RunFailed(name, seed, exc) from exc
+        raise RunFailed.of(name, seed, exc) from exc
     report = build_report(scenario, steps, runs, seed)
     for p in report["policies"].values():
         p.pop("regret_by_hour", None)

@@ -1,6 +1,7 @@
 """Scenario truth over time, the baseline policies and the recovery measure (pure)."""
 
 import argparse
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -183,3 +184,5 @@ def test_a_failing_run_names_its_scenario_seed_and_the_refusal(monkeypatch):
     message = str(failed.value)
     assert message.startswith("steady seed 7: NoModelQualifies: No model satisfies")
     assert "'a': 'x'" in message
+    # the process pool pickles it back to the parent
+    assert str(pickle.loads(pickle.dumps(failed.value))) == message
