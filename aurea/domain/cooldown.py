@@ -9,6 +9,7 @@ fair trial.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,16 +35,23 @@ class CooldownRule:
 
 
 @dataclass(frozen=True)
+class Trip:
+    """A cooldown: tripped in the minute starting at ``start``, running until ``until``."""
+
+    start: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
 class MinuteCounts:
     start: datetime
     requests: int
     failures: int
 
 
-def cooldown_end(
-    minutes: Sequence[MinuteCounts], rule: CooldownRule, now: datetime
-) -> datetime | None:
-    """The end of the cooldown running at ``now`` for these counts (oldest first), or None."""
+def trips(minutes: Sequence[MinuteCounts], rule: CooldownRule, now: datetime) -> list[Trip]:
+    """Every cooldown these counts (oldest first) started by ``now``, oldest first."""
+    out: list[Trip] = []
     until: datetime | None = None
     lookback = MINUTE * rule.lookback_minutes
     for m in minutes:
@@ -56,7 +64,16 @@ def cooldown_end(
                 failures += b.failures
         if requests >= rule.min_requests and failures / requests >= rule.failure_rate:
             until = m.start + MINUTE + timedelta(seconds=rule.seconds)
-    return until if until is not None and until > now else None
+            out.append(Trip(m.start, until))
+    return out
+
+
+def cooldown_end(
+    minutes: Sequence[MinuteCounts], rule: CooldownRule, now: datetime
+) -> datetime | None:
+    """The end of the cooldown running at ``now`` for these counts (oldest first), or None."""
+    found = trips(minutes, rule, now)
+    return found[-1].until if found and found[-1].until > now else None
 
 
 @dataclass(frozen=True)
@@ -89,4 +106,46 @@ def model_cooldowns(
         everywhere = min(running.values()) if running and len(running) == len(tasks) else None
         if running:
             out[model] = ModelCooldown(running, everywhere)
+    return out
+
+
+def degraded_since(
+    minutes: Sequence[MinuteCounts], rule: CooldownRule, now: datetime, z: float = 2.0
+) -> datetime | None:
+    """The start of the minute the latest cooldown tripped in, while the calls after it do
+    not yet show the rate from before it (None: no such cooldown, or the model is back).
+
+    The calls that judge are those since the cooldown ended, over at most the last cooldown
+    length; they show the old rate ``p0`` again unless their success rate is below
+    ``p0 - z * sqrt(p0 (1 - p0) / n)``. Until the first of them arrives the model is taken
+    as degraded: a cooldown ends by the clock, not by the model's repair.
+    """
+    ordered = sorted(minutes, key=lambda m: m.start)
+    found = trips(ordered, rule, now)
+    if not found:
+        return None
+    trip = found[-1]
+    before = [m for m in ordered if m.start < trip.start - MINUTE * rule.lookback_minutes]
+    n0 = sum(m.requests for m in before)
+    if n0 == 0:
+        return None
+    p0 = 1 - sum(m.failures for m in before) / n0
+    since = max(trip.until, now - timedelta(seconds=rule.seconds))
+    trial = [m for m in ordered if since <= m.start <= now]
+    n = sum(m.requests for m in trial)
+    if n == 0:
+        return trip.start
+    p = 1 - sum(m.failures for m in trial) / n
+    return trip.start if p < p0 - z * math.sqrt(p0 * (1 - p0) / n) else None
+
+
+def degraded_models(
+    counts: Mapping[str, Iterable[MinuteCounts]], rule: CooldownRule, now: datetime
+) -> dict[str, datetime]:
+    """Per model: ``degraded_since`` where it is not None."""
+    out = {}
+    for model, minutes in counts.items():
+        since = degraded_since(list(minutes), rule, now)
+        if since is not None:
+            out[model] = since
     return out

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -203,6 +203,7 @@ def _success(
     prior_mean: float,
     prior_strength: float,
     incident_half_life: float | None = None,
+    tripped: datetime | None = None,
 ) -> tuple[BetaPosterior, datetime | None]:
     counts = [h for _, h in hours]
     change_at = 0
@@ -210,6 +211,12 @@ def _success(
         change_at = latest_change(
             [(h.requests, h.successes) for h in counts], settings.change_delta
         )
+    if tripped is not None:
+        # A cooldown is a drop the failure burst already showed: from the hour it tripped
+        # in, the hours count as after a change, even before the test can tell.
+        k = next((i for i, (start, _) in enumerate(hours) if start + HOUR > tripped), 0)
+        if k > change_at and _rate(counts[k:]) < _rate(counts[:k]):
+            change_at = k
     after = None
     if change_at and incident_half_life is not None:
         before, since = counts[:change_at], counts[change_at:]
@@ -250,10 +257,16 @@ def _rate(hours: Sequence[HourCounts]) -> float:
 
 
 def estimate_models(
-    rows: Iterable[HourRow], task: str | None, now: datetime, settings: EstimatorSettings
+    rows: Iterable[HourRow],
+    task: str | None,
+    now: datetime,
+    settings: EstimatorSettings,
+    trips: Mapping[str, datetime] | None = None,
 ) -> dict[str, ModelEstimate]:
     """Each model's estimate over every task (``task`` None) or for one task, shrunk toward
-    the model's."""
+    the model's. ``trips``: per model, when its latest cooldown in this scope (the task, or
+    records without one) tripped; it counts as a detected drop in success."""
+    trips = trips or {}
     rows = list(rows)
     per_model: dict[str, list[HourRow]] = {}
     for r in rows:
@@ -265,7 +278,9 @@ def estimate_models(
     out = {}
     for model, model_rows in per_model.items():
         hours = _hours(model_rows, now)
-        posterior, change_at = _success(hours, settings, 0.5, 2.0, fade)
+        posterior, change_at = _success(
+            hours, settings, 0.5, 2.0, fade, trips.get(model) if task is None else None
+        )
         means = weighted_means([h for _, h in hours], settings.price_half_life_hours)
         total = sum(h.requests for _, h in hours)
         newest = max(r.last_recorded_at for r in model_rows)
@@ -275,7 +290,12 @@ def estimate_models(
             task_hours = _hours([r for r in model_rows if r.task == task], now)
             requests = sum(h.requests for _, h in task_hours)
             posterior, change_at = _success(
-                task_hours, settings, posterior.mean, settings.task_prior, task_fade
+                task_hours,
+                settings,
+                posterior.mean,
+                settings.task_prior,
+                task_fade,
+                trips.get(model),
             )
             task_means = weighted_means([h for _, h in task_hours], settings.price_half_life_hours)
             if task_means is not None and means is not None:

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from aurea.domain.cooldown import CooldownRule, MinuteCounts, ModelCooldown, model_cooldowns
+from aurea.domain.cooldown import (
+    CooldownRule,
+    MinuteCounts,
+    ModelCooldown,
+    degraded_models,
+    model_cooldowns,
+)
 from aurea.storage.database import upsert_insert
 from aurea.storage.models import NO_TASK, ModelHealthMinutely
+
+# How far back a cooldown, and the rate before it, is looked for (within the day of counts kept).
+DEGRADED_MEMORY = timedelta(hours=6)
 
 
 def floor_to_minute(moment: datetime) -> datetime:
@@ -81,6 +90,25 @@ def load_cooldowns(session: Session, rule: CooldownRule, now: datetime) -> dict[
             MinuteCounts(start, int(requests), int(failures))
         )
     return model_cooldowns(counts, rule, now)
+
+
+def load_degraded(
+    session: Session, rule: CooldownRule, task: str | None, now: datetime
+) -> dict[str, datetime]:
+    """Per model: when the cooldown it has not yet shown it is over on ``task`` (None:
+    records without a task) tripped, from the per-minute counts of the last DEGRADED_MEMORY
+    (aurea.domain.cooldown.degraded_since)."""
+    h = ModelHealthMinutely
+    rows = session.execute(
+        sa.select(h.model, h.bucket_start, h.requests, h.failures).where(
+            h.bucket_start >= floor_to_minute(now - DEGRADED_MEMORY),
+            h.task == (task or NO_TASK),
+        )
+    )
+    counts: dict[str, list[MinuteCounts]] = {}
+    for model, start, requests, failures in rows:
+        counts.setdefault(model, []).append(MinuteCounts(start, int(requests), int(failures)))
+    return degraded_models(counts, rule, now)
 
 
 def prune_health(session: Session, before: datetime) -> int:

@@ -12,6 +12,7 @@ from aurea.domain.scoring import Weights, score_models
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
 from aurea.services.context import Context
+from aurea.services.cooldown import load_degraded, rule_from_config
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows
@@ -84,7 +85,10 @@ def add_expected_utility(summary: dict, session, scope: Scope, config, at: datet
     """Utility mode: each model's expected utility in USD at ``at`` (null without data) and
     the 90 % interval of its P(success), from the estimates select uses."""
     rows = load_hourly_rows(session, scope.window.start(at))
-    estimates = estimate_models(rows, scope.task, at, objectives.estimator_settings(config))
+    degraded = load_degraded(session, rule_from_config(config), scope.task, at)
+    estimates = estimate_models(
+        rows, scope.task, at, objectives.estimator_settings(config), degraded
+    )
     objective = objectives.objective_for(config, scope.task)
     for name, entry in summary.items():
         e = estimates.get(name)

@@ -25,6 +25,7 @@ from aurea.errors import AureaError
 from aurea.services import objectives
 from aurea.services.aggregates import roll_up
 from aurea.services.context import Context
+from aurea.services.cooldown import load_degraded, rule_from_config
 from aurea.services.registry import ModelInfo, load_registry
 from aurea.services.scope import Scope, ScopedStats, cache_key, load_scoped_stats
 from aurea.services.statistics import load_hourly_rows, load_latency_bins
@@ -55,6 +56,9 @@ class UtilityInputs:
     rows: list[HourRow]
     bins: dict[str, dict[int, int]]
     weights: WeightRecord
+    # Per model: when a cooldown in the scope tripped that its calls since do not yet show
+    # is over (aurea.services.cooldown.load_degraded); the estimates count it as a drop.
+    degraded: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ def load_utility_inputs(session, config, scope: Scope, at: datetime) -> UtilityI
         rows=load_hourly_rows(session, since),
         bins=bins,
         weights=weights_in_force(session),
+        degraded=load_degraded(session, rule_from_config(config), scope.task, at),
     )
 
 
@@ -247,7 +252,9 @@ def prepare_utility(
     """Estimate every candidate at ``at`` and compute the decision's shares (cached with the
     inputs)."""
     config = ctx.config
-    estimates = estimate_models(inputs.rows, scope.task, at, objectives.estimator_settings(config))
+    estimates = estimate_models(
+        inputs.rows, scope.task, at, objectives.estimator_settings(config), inputs.degraded
+    )
     registry = {m.name: m for m in inputs.registry}
     wanted = constraints.models if constraints.models is not None else sorted(registry)
     p95 = {name: percentile(inputs.bins.get(name, {}), 0.95) for name in wanted}

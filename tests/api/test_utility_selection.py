@@ -143,6 +143,57 @@ def test_a_model_failing_on_every_task_cools_down_everywhere(client):
     assert body["selected_model"] == "steady"
 
 
+def test_a_model_back_from_a_cooldown_serves_again_only_once_its_calls_show_its_old_rate(
+    database_url,
+):
+    from datetime import UTC, datetime
+
+    from flask_migrate import upgrade
+
+    from aurea.clock import FrozenClock
+    from config import MIGRATIONS_DIR
+
+    clock = FrozenClock(datetime(2026, 6, 15, 8, 20, tzinfo=UTC))
+    app = make_app(database_url, AUREA_CLOCK=clock, **DETERMINISTIC)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+    client = app.test_client()
+    # flaky: 90 % at 0.3 s; steady: 87 % at 0.6 s. In USD: 0.1 p - cost - 0.005 x latency,
+    # 0.0875 against 0.082: flaky is the better choice.
+    post(client, "flaky", 0.3, 0.001, True, times=270)
+    post(client, "flaky", 0.3, 0.001, False, times=30)
+    post(client, "steady", 0.6, 0.002, True, times=87)
+    post(client, "steady", 0.6, 0.002, False, times=13)
+    assert select(client, "?models=flaky,steady")["selected_model"] == "flaky"
+    # Two hours later five failures trip the cooldown; the change test cannot tell yet.
+    clock.advance(hours=2)
+    post(client, "flaky", 0.3, 0.001, False, times=5)
+    assert select(client, "?models=flaky,steady")["selected_model"] == "steady"
+
+    def flaky_estimate():
+        return client.get("/router/metrics").get_json()["flaky"]["expected_utility"]
+
+    # Over by the clock (30 minutes), not by any call: the burst still counts as a drop.
+    clock.advance(minutes=31)
+    body = select(client, "?models=flaky,steady")
+    assert body["selected_model"] == "steady", body["ranking"]
+    ranking = {e["model"]: e for e in body["ranking"]}
+    assert ranking["flaky"]["excluded_by"] is None
+    assert ranking["flaky"]["expected_utility"]["p_success"] < 0.85
+    assert flaky_estimate()["p_success"] == ranking["flaky"]["expected_utility"]["p_success"]
+    # Ten calls at 60 % (below 0.9 - 2 sqrt(0.09 / 10) = 0.71): still degraded.
+    post(client, "flaky", 0.3, 0.001, True, times=6)
+    post(client, "flaky", 0.3, 0.001, False, times=4)
+    assert select(client, "?models=flaky,steady")["selected_model"] == "steady"
+    # The calls that judge are those of the last cooldown length (30 minutes): 31 minutes on,
+    # ten calls at its old rate, and it serves again.
+    clock.advance(minutes=31)
+    post(client, "flaky", 0.3, 0.001, True, times=9)
+    post(client, "flaky", 0.3, 0.001, False, times=1)
+    assert select(client, "?models=flaky,steady")["selected_model"] == "flaky"
+    assert flaky_estimate()["p_success"] > 0.85
+
+
 def test_metrics_show_each_models_expected_utility_in_usd(client):
     post(client, "gpt-3.5-turbo", 0.3, 0.002, True)
     body = client.get("/router/metrics").get_json()

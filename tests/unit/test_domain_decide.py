@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aurea.domain import decide
-from aurea.domain.cooldown import CooldownRule, MinuteCounts, cooldown_end, model_cooldowns
+from aurea.domain.cooldown import (
+    CooldownRule,
+    MinuteCounts,
+    cooldown_end,
+    degraded_since,
+    model_cooldowns,
+    trips,
+)
 from aurea.domain.estimators import UNIFORM, BetaPosterior
 from aurea.domain.objective import Objective, expected_utility, utility_parts
 
@@ -119,6 +126,38 @@ def test_minutes_before_a_cooldown_ended_do_not_count_toward_the_next():
     later = until + MIN  # a whole minute after the end
     minutes = [MinuteCounts(T0, 10, 10), MinuteCounts(later, 2, 2)]
     assert cooldown_end(minutes, RULE, later + MIN) is None  # only 2 requests since
+
+
+def test_every_cooldown_is_listed_with_the_minute_it_tripped_in():
+    later = T0 + 30 * MIN
+    minutes = [MinuteCounts(T0, 10, 9), MinuteCounts(later, 6, 6)]
+    found = trips(minutes, RULE, later + MIN)
+    assert [(t.start, t.until) for t in found] == [
+        (T0, T0 + MIN + timedelta(seconds=600)),
+        (later, later + MIN + timedelta(seconds=600)),
+    ]
+    assert trips(minutes, RULE, later - MIN) == found[:1]
+
+
+def test_a_cooled_model_stays_degraded_until_its_calls_since_show_its_old_rate():
+    # 100 calls at 90 % an hour before; a cooldown trips at T0 and ends at T0 + 11 min.
+    history = [MinuteCounts(T0 - 60 * MIN, 100, 10), MinuteCounts(T0, 6, 6)]
+    end = T0 + MIN + timedelta(seconds=600)
+    assert degraded_since(history, RULE, T0 + 5 * MIN) == T0  # cooling down
+    assert degraded_since(history, RULE, end + 5 * MIN) == T0  # over by the clock, no calls yet
+    # 10 calls since at 60 %: below 0.9 - 2 * sqrt(0.9 * 0.1 / 10) = 0.71, still degraded
+    bad = history + [MinuteCounts(end + MIN, 10, 4)]
+    assert degraded_since(bad, RULE, end + 2 * MIN) == T0
+    # 10 calls since at 80 %: above 0.71, back
+    back = history + [MinuteCounts(end + MIN, 10, 2)]
+    assert degraded_since(back, RULE, end + 2 * MIN) is None
+    # The calls that judge are those of the last cooldown length (10 min): the bad ones age out.
+    assert degraded_since(bad, RULE, end + 12 * MIN) == T0
+    recovered = bad + [MinuteCounts(end + 8 * MIN, 10, 1)]
+    assert degraded_since(recovered, RULE, end + 12 * MIN) is None
+    # No calls before the cooldown: nothing to compare with, left to the change test.
+    assert degraded_since([MinuteCounts(T0, 6, 6)], RULE, end + MIN) is None
+    assert degraded_since(history[:1], RULE, T0 + MIN) is None  # no cooldown at all
 
 
 def test_a_model_failing_on_one_task_cools_down_there_only():

@@ -182,3 +182,28 @@ def test_latest_change_finds_the_last_of_two_changes():
     # Split 1 of [20/20, 0/20, 20/20]: 20 kl(1, 2/3) + 40 kl(1/2, 2/3) = 10.47 > ln(3*60^1.5/0.05)
     # = 10.24; then [0/20, 20/20] splits at its first hour: the latest change is at hour 2.
     assert latest_change([(20, 20), (20, 0), (20, 20)]) == 2
+
+
+def test_a_cooldown_counts_as_a_drop_from_the_hour_it_tripped_in():
+    # 48 hours at 90 %, then in the current hour a burst of 5 failures too small for the
+    # change test (GLR 11.5 against a threshold of 16.8) but enough for a cooldown.
+    now = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
+    rows = [
+        HourRow(now - timedelta(hours=48 - i, minutes=30), "m", "", 100, 90, 1.0, 1.0, now)
+        for i in range(48)
+    ]
+    rows.append(HourRow(now - timedelta(minutes=30), "m", "", 5, 0, 1.0, 1.0, now))
+    settings = EstimatorSettings(memory=50, success_half_life_hours=None)
+    unaware = estimate_models(rows, None, now, settings)["m"]
+    assert unaware.change_at is None
+    # 4320 successes and 485 failures on Beta(1, 1)
+    assert unaware.posterior.mean == pytest.approx(4321 / 4807)
+    tripped = estimate_models(rows, None, now, settings, {"m": now - timedelta(minutes=5)})["m"]
+    assert tripped.change_at == now - timedelta(minutes=30)
+    # The 48 hours before count in the long memory only: 50 pseudo-requests at 90 %; the
+    # five failures since count in full (no half-life): Beta(1 + 45, 1 + 5 + 5).
+    assert (tripped.posterior.alpha, tripped.posterior.beta) == pytest.approx((46, 11))
+    # A trip the hours since do not show as a drop (they succeed as often) is ignored.
+    rows[-1] = HourRow(now - timedelta(minutes=30), "m", "", 10, 10, 1.0, 1.0, now)
+    healthy = estimate_models(rows, None, now, settings, {"m": now - timedelta(minutes=5)})
+    assert healthy["m"].change_at is None
