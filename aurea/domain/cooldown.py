@@ -9,6 +9,8 @@ fair trial.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,18 +52,21 @@ class MinuteCounts:
 
 
 def trips(minutes: Sequence[MinuteCounts], rule: CooldownRule, now: datetime) -> list[Trip]:
-    """Every cooldown these counts (oldest first) started by ``now``, oldest first."""
+    """Every cooldown these counts (oldest first, one per minute) started by ``now``, oldest
+    first. Linear in the minutes: the lookback's sums come from running totals."""
     out: list[Trip] = []
     until: datetime | None = None
     lookback = MINUTE * rule.lookback_minutes
-    for m in minutes:
+    starts = [m.start for m in minutes]
+    requests_to = list(itertools.accumulate((m.requests for m in minutes), initial=0))
+    failures_to = list(itertools.accumulate((m.failures for m in minutes), initial=0))
+    for i, m in enumerate(minutes):
         if m.failures == 0 or m.start > now or (until is not None and m.start < until):
             continue
-        requests = failures = 0
-        for b in minutes:
-            if m.start - lookback <= b.start <= m.start and (until is None or b.start >= until):
-                requests += b.requests
-                failures += b.failures
+        low = m.start - lookback if until is None else max(m.start - lookback, until)
+        first = bisect.bisect_left(starts, low, 0, i + 1)
+        requests = requests_to[i + 1] - requests_to[first]
+        failures = failures_to[i + 1] - failures_to[first]
         if requests >= rule.min_requests and failures / requests >= rule.failure_rate:
             until = m.start + MINUTE + timedelta(seconds=rule.seconds)
             out.append(Trip(m.start, until))

@@ -76,20 +76,25 @@ def rule_from_config(config: Mapping) -> CooldownRule:
     )
 
 
+def _minute_counts(
+    session: Session, since: datetime, task: str | None = None
+) -> dict[tuple[str, str], list[MinuteCounts]]:
+    """The per-minute counts from ``since`` on, per (model, task); one task's when given."""
+    h = ModelHealthMinutely
+    query = sa.select(h.model, h.task, h.bucket_start, h.requests, h.failures).where(
+        h.bucket_start >= floor_to_minute(since)
+    )
+    if task is not None:
+        query = query.where(h.task == task)
+    counts: dict[tuple[str, str], list[MinuteCounts]] = {}
+    for model, t, start, requests, failures in session.execute(query):
+        counts.setdefault((model, t), []).append(MinuteCounts(start, int(requests), int(failures)))
+    return counts
+
+
 def load_cooldowns(session: Session, rule: CooldownRule, now: datetime) -> dict[str, ModelCooldown]:
     """The cooldowns running at ``now``, per model (and task), from the per-minute counts."""
-    h = ModelHealthMinutely
-    rows = session.execute(
-        sa.select(h.model, h.task, h.bucket_start, h.requests, h.failures).where(
-            h.bucket_start >= floor_to_minute(now - rule.horizon)
-        )
-    )
-    counts: dict[tuple[str, str], list[MinuteCounts]] = {}
-    for model, task, start, requests, failures in rows:
-        counts.setdefault((model, task), []).append(
-            MinuteCounts(start, int(requests), int(failures))
-        )
-    return model_cooldowns(counts, rule, now)
+    return model_cooldowns(_minute_counts(session, now - rule.horizon), rule, now)
 
 
 def load_degraded(
@@ -98,17 +103,8 @@ def load_degraded(
     """Per model: when the cooldown it has not yet shown it is over on ``task`` (None:
     records without a task) tripped, from the per-minute counts of the last DEGRADED_MEMORY
     (aurea.domain.cooldown.degraded_since)."""
-    h = ModelHealthMinutely
-    rows = session.execute(
-        sa.select(h.model, h.bucket_start, h.requests, h.failures).where(
-            h.bucket_start >= floor_to_minute(now - DEGRADED_MEMORY),
-            h.task == (task or NO_TASK),
-        )
-    )
-    counts: dict[str, list[MinuteCounts]] = {}
-    for model, start, requests, failures in rows:
-        counts.setdefault(model, []).append(MinuteCounts(start, int(requests), int(failures)))
-    return degraded_models(counts, rule, now)
+    counts = _minute_counts(session, now - DEGRADED_MEMORY, task or NO_TASK)
+    return degraded_models({model: minutes for (model, _), minutes in counts.items()}, rule, now)
 
 
 def prune_health(session: Session, before: datetime) -> int:
