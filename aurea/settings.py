@@ -138,6 +138,9 @@ class Config:
     AUREA_MEMORY = _float_env("AUREA_MEMORY", 50.0)
     AUREA_TASK_PRIOR = _float_env("AUREA_TASK_PRIOR", 5.0)
     AUREA_CHANGE_DELTA = _float_env("AUREA_CHANGE_DELTA", 0.05)
+    # A drifting success rate is followed along its trend when the slope is this many
+    # standard errors from 0 (0 turns the correction off; aurea.domain.estimators).
+    AUREA_SUCCESS_TREND_Z = _float_env("AUREA_SUCCESS_TREND_Z", 3.0)
     # After a detected drop in success, the hours since it fade with this half-life (hours),
     # so that a model left alone after an incident is retried once it may be repaired.
     AUREA_INCIDENT_HALF_LIFE_HOURS = _optional_float_env("AUREA_INCIDENT_HALF_LIFE_HOURS")

@@ -121,6 +121,83 @@ def success_posterior(
     return BetaPosterior(alpha, beta)
 
 
+@dataclass(frozen=True)
+class Trend:
+    """A weighted least-squares line through the hourly success rates: ``level`` at the
+    counts' weighted mean age ``mean_age``, ``slope`` per hour of age (positive: the rate was
+    higher before), and the slope's variance."""
+
+    level: float
+    mean_age: float
+    slope: float
+    slope_variance: float
+    weight: float  # the requests' total weight
+    misfit: float  # sum(w n (rate - line)^2) / (p (1 - p)), against about sum(w) for a line
+    hours_weight: float  # sum(w) over the hours with requests
+
+    @property
+    def is_line(self) -> bool:
+        """The rates scatter about the line no more than binomial noise would: the chi-square
+        of the residuals within three of its standard deviations of its mean (a step or a
+        burst is not a drift, and has the change test and the cooldown)."""
+        return self.misfit <= self.hours_weight + 3 * math.sqrt(2 * self.hours_weight)
+
+    @property
+    def z(self) -> float:
+        return abs(self.slope) / math.sqrt(self.slope_variance) if self.slope_variance else 0.0
+
+
+def success_trend(hours: Sequence[HourCounts], half_life_hours: float | None) -> Trend | None:
+    """The line through the hours' success rates, each request weighing as in the recent
+    counts; None with fewer than three hours with requests (a line needs a spread of ages).
+
+    The slope's variance is that of a weighted mean of Bernoulli outcomes at the pooled rate:
+    ``p (1 - p) sum(w^2 n (a - abar)^2) / sum(w n (a - abar)^2)^2``."""
+    rows = [
+        (weight(h.age_hours, half_life_hours), h.requests, h.age_hours, h.successes / h.requests)
+        for h in hours
+        if h.requests
+    ]
+    total = sum(w * n for w, n, _, _ in rows)
+    if len(rows) < 3 or total <= 0:
+        return None
+    mean_age = sum(w * n * a for w, n, a, _ in rows) / total
+    level = sum(w * n * r for w, n, _, r in rows) / total
+    spread = sum(w * n * (a - mean_age) ** 2 for w, n, a, _ in rows)
+    if spread <= 0:
+        return None
+    slope = sum(w * n * (a - mean_age) * (r - level) for w, n, a, r in rows) / spread
+    pq = max(level * (1 - level), 1e-4)
+    variance = pq * sum(w * w * n * (a - mean_age) ** 2 for w, n, a, _ in rows) / spread**2
+    misfit = sum(w * n * (r - level - slope * (a - mean_age)) ** 2 for w, n, a, r in rows) / pq
+    return Trend(level, mean_age, slope, variance, total, misfit, sum(w for w, *_ in rows))
+
+
+def trend_corrected(
+    posterior: BetaPosterior,
+    hours: Sequence[HourCounts],
+    half_life_hours: float | None,
+    z: float,
+) -> BetaPosterior:
+    """The posterior moved from the recent counts' mean age to now along their trend, when
+    the trend's slope is at least ``z`` standard errors from 0 and the rates lie along a line
+    (``Trend.is_line``); else unchanged.
+
+    A discounted mean lags a steady drift by the drift times its mean age (34.6 h at a 24 h
+    half-life: a model losing two points a day is over-rated by three points). The recent
+    counts' share of the posterior (their weight over its strength) is moved by
+    ``-slope x mean_age``, and the posterior widened by that move's variance, keeping the
+    mean and variance (a Beta of at least 2 pseudo-requests)."""
+    trend = success_trend(hours, half_life_hours)
+    if trend is None or trend.z < z or not trend.is_line:
+        return posterior
+    share = min(1.0, trend.weight / posterior.strength)
+    mean = min(max(posterior.mean - share * trend.slope * trend.mean_age, 1e-3), 1 - 1e-3)
+    variance = posterior.sd**2 + (share * trend.mean_age) ** 2 * trend.slope_variance
+    strength = max(mean * (1 - mean) / variance - 1, 2.0)
+    return BetaPosterior(mean * strength, (1 - mean) * strength)
+
+
 def weighted_means(
     hours: Sequence[HourCounts], half_life_hours: float | None
 ) -> tuple[float, float] | None:
@@ -165,6 +242,7 @@ class EstimatorSettings:
     change_delta: float | None = 0.05  # None: no change detection
     incident_half_life_hours: float | None = None  # the hours after a detected drop
     incident_request_hours: float | None = None  # else sqrt(this / the scope's requests an hour)
+    trend_z: float | None = None  # None: no drift correction (trend_corrected)
 
 
 @dataclass(frozen=True)
@@ -231,6 +309,10 @@ def _success(
         change_at,
         after,
     )
+    if settings.trend_z is not None and not change_at:  # a step has its own test (above)
+        posterior = trend_corrected(
+            posterior, counts, settings.success_half_life_hours, settings.trend_z
+        )
     return posterior, (hours[change_at][0] if change_at else None)
 
 

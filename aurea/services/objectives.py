@@ -71,6 +71,9 @@ def check_objective_settings(config: Mapping) -> None:
     for name in ("AUREA_MEMORY", "AUREA_TASK_PRIOR"):
         if config[name] < 0:
             raise RuntimeError(f"{name} must be 0 or more")
+    trend_z = config.get("AUREA_SUCCESS_TREND_Z", 0)
+    if not isinstance(trend_z, int | float) or not 0 <= trend_z < math.inf:
+        raise RuntimeError("AUREA_SUCCESS_TREND_Z must be 0 or more")
     if not 0 <= config["AUREA_CHANGE_DELTA"] < 1:
         raise RuntimeError("AUREA_CHANGE_DELTA must be in [0, 1)")
 
@@ -115,6 +118,7 @@ def estimator_settings(config: Mapping) -> EstimatorSettings:
         change_delta=delta if delta > 0 else None,
         incident_half_life_hours=config.get("AUREA_INCIDENT_HALF_LIFE_HOURS"),
         incident_request_hours=config.get("AUREA_INCIDENT_REQUEST_HOURS"),
+        trend_z=config.get("AUREA_SUCCESS_TREND_Z") or None,
     )
 
 

@@ -14,6 +14,8 @@ from aurea.domain.estimators import (
     estimate_models,
     shrink,
     success_posterior,
+    success_trend,
+    trend_corrected,
     weight,
     weighted_means,
 )
@@ -139,6 +141,67 @@ def test_success_posterior_of_a_task_is_shrunk_toward_its_models_rate():
     assert p.mean == pytest.approx(0.9)
 
 
+# Three hours, 100 requests each, at ages 0.5, 1.5 and 2.5 h, succeeding 70, 80 and 90 times:
+# the rate fell 0.1 an hour. Unweighted (no half-life): mean age 1.5, level 0.8, spread
+# 100 (1 + 0 + 1) = 200, slope (100 (-1)(-0.1) + 100 (1)(0.1)) / 200 = 0.1 per hour of age,
+# slope variance 0.8 x 0.2 x 200 / 200^2 = 0.0008 (sd 0.0283, z 3.54).
+FALLING = [hour(2.5, 100, 90), hour(1.5, 100, 80), hour(0.5, 100, 70)]
+
+
+def test_the_success_trend_is_the_weighted_line_through_the_hourly_rates():
+    trend = success_trend(FALLING, None)
+    assert (trend.level, trend.mean_age, trend.slope) == pytest.approx((0.8, 1.5, 0.1))
+    assert trend.slope_variance == pytest.approx(0.0008)
+    assert trend.z == pytest.approx(0.1 / math.sqrt(0.0008))
+    assert success_trend(FALLING[:2], None) is None  # two hours: no spread to fit a line
+
+
+def test_a_significant_drift_moves_the_posterior_to_now_and_widens_it():
+    # Posterior Beta(1 + 240, 1 + 60): strength 302, the recent counts 300 of it. The mean
+    # moves by -(300/302) x 0.1 x 1.5 = -45/302, to 196/302 (the fitted rate now is 0.65).
+    before = success_posterior(FALLING, None, memory=0)
+    assert (before.alpha, before.beta) == (241, 61)
+    after = trend_corrected(before, FALLING, None, z=3)
+    assert after.mean == pytest.approx(196 / 302)
+    variance = 241 * 61 / (302**2 * 303) + (300 / 302 * 1.5) ** 2 * 0.0008
+    mean = 196 / 302
+    assert after.strength == pytest.approx(mean * (1 - mean) / variance - 1)
+    assert after.sd == pytest.approx(math.sqrt(variance), rel=1e-6)
+
+
+def test_a_drift_below_the_z_threshold_or_a_steady_rate_leaves_the_posterior_alone():
+    before = success_posterior(FALLING, None, memory=0)
+    assert trend_corrected(before, FALLING, None, z=4) == before  # z 3.54 < 4
+    steady = [hour(2.5, 100, 80), hour(1.5, 100, 80), hour(0.5, 100, 80)]
+    flat = success_posterior(steady, None, memory=0)
+    assert trend_corrected(flat, steady, None, z=0.5) == flat
+
+
+def test_a_burst_of_failures_is_not_taken_for_a_drift():
+    # 270 of 300, then 6 of 15, then 9 of 10: the line through them (slope 0.098 an hour,
+    # z 3.5) misses the middle and last hours by 0.3; the residuals' chi-square, about 21,
+    # is far above the 3 + 3 sqrt(6) = 10.3 a line's binomial noise allows.
+    burst = [hour(3.5, 300, 270), hour(1.5, 15, 6), hour(0.5, 10, 9)]
+    trend = success_trend(burst, None)
+    assert trend.z > 3 and not trend.is_line
+    assert trend.misfit == pytest.approx(20.7, abs=0.5)
+    posterior = success_posterior(burst, None, memory=0)
+    assert trend_corrected(posterior, burst, None, z=3) == posterior
+    assert success_trend(FALLING, None).is_line  # exactly on a line: misfit 0
+
+
+def test_estimates_follow_a_drift_only_when_the_trend_correction_is_on():
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    rows = [  # the hours starting 3, 2 and 1 h ago: ages 2.5, 1.5 and 0.5 h, as FALLING
+        HourRow(now - timedelta(hours=h), "m", "", 100, s, 10.0, 0.1, now)
+        for h, s in ((3, 90), (2, 80), (1, 70))
+    ]
+    plain = EstimatorSettings(success_half_life_hours=None, memory=0, change_delta=None)
+    drift = EstimatorSettings(success_half_life_hours=None, memory=0, change_delta=None, trend_z=3)
+    assert estimate_models(rows, None, now, plain)["m"].posterior.mean == pytest.approx(241 / 302)
+    assert estimate_models(rows, None, now, drift)["m"].posterior.mean == pytest.approx(196 / 302)
+
+
 def test_beta_posterior_mean_sd_and_interval():
     p = BetaPosterior(9, 1)
     assert p.mean == pytest.approx(0.9)
@@ -188,7 +251,7 @@ def test_a_cooldown_counts_as_a_drop_from_the_hour_it_tripped_in():
     # 48 hours at 90 %, then in the current hour a burst of 5 failures too small for the
     # change test (GLR 11.5 against a threshold of 16.8) but enough for a cooldown.
     now = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
-    rows = [
+    rows = [  # the hours starting 3, 2 and 1 h ago: ages 2.5, 1.5 and 0.5 h, as FALLING
         HourRow(now - timedelta(hours=48 - i, minutes=30), "m", "", 100, 90, 1.0, 1.0, now)
         for i in range(48)
     ]

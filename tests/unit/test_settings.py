@@ -32,6 +32,7 @@ def test_the_default_settings_are_accepted():
             "AUREA_INCIDENT_HALF_LIFE_HOURS must be more than 0",
         ),
         ("AUREA_INCIDENT_REQUEST_HOURS", -1.0, "AUREA_INCIDENT_REQUEST_HOURS must be 0 or more"),
+        ("AUREA_SUCCESS_TREND_Z", -1.0, "AUREA_SUCCESS_TREND_Z must be 0 or more"),
     ],
 )
 def test_a_bad_setting_stops_the_app_from_starting(name, value, message):
